@@ -1,0 +1,125 @@
+"""`splitstitch` command line. Errors are one line on stderr and an exit code, never a traceback:
+2 bad input or options, 3 verification failed, 1 a tool failed, 130 interrupted."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from splitstitch import __version__
+from splitstitch.codecs import CODECS, X264_PRESETS
+from splitstitch.errors import SplitstitchError, VerificationError
+from splitstitch.inputs import Limits
+from splitstitch.settings import Settings
+
+log = logging.getLogger("splitstitch")
+Command = Callable[[argparse.Namespace], int]
+
+
+def add_transcode(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("transcode", help="split, encode in parallel and stitch one file locally")
+    p.add_argument("source", type=Path)
+    p.add_argument("-o", "--output", type=Path, required=True, help="output file; its extension picks the container")
+    p.add_argument("--codec", choices=CODECS, default="h264")
+    p.add_argument("--crf", type=int, help="quality (default per codec: h264 23, h265 28, vp9 32, av1 35)")
+    p.add_argument("--preset", choices=X264_PRESETS, default="medium", help="x264 names, mapped for vp9/av1")
+    p.add_argument("--height", type=int, help="scale to this height keeping the aspect ratio (never upscales)")
+    p.add_argument("--audio-bitrate", help="e.g. 128k; given, audio is always re-encoded")
+    p.add_argument("--audio-tracks", default="0", help="'0' (default), '0,1', 'all' or 'none'")
+    p.add_argument("--segment-seconds", type=float, default=10.0, help="target segment length (default 10)")
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="parallel encoders (default: cores)")
+    p.add_argument("--report", type=Path, help="write the JSON job report here")
+    p.add_argument("--work-dir", type=Path, help="where temporary files go (default: system temp)")
+    p.add_argument("--max-duration", type=float, default=Limits.max_duration_s, help="seconds (default 12 h)")
+    p.add_argument("--max-height", type=int, default=Limits.max_height)
+    p.add_argument("--max-width", type=int, default=Limits.max_width)
+    p.add_argument("--quiet", action="store_true", help="no progress bar, errors only")
+    p.set_defaults(func=cmd_transcode)
+
+
+def _progress_bar(quiet: bool):
+    if quiet:
+        return (lambda stage, done, total: None), (lambda: None)
+    from tqdm import tqdm
+
+    bar = tqdm(
+        total=1,
+        unit="seg",
+        file=sys.stderr,
+        dynamic_ncols=True,
+        bar_format="{desc:<8} {bar} {n_fmt}/{total_fmt} [{elapsed}]",
+    )
+
+    def update(stage: str, done: int, total: int) -> None:
+        bar.set_description_str(stage)
+        bar.total = max(total, 1)
+        bar.n = done
+        bar.refresh()
+
+    return update, bar.close
+
+
+def cmd_transcode(args: argparse.Namespace) -> int:
+    from splitstitch.pipeline import transcode, write_report
+
+    settings = Settings(
+        codec=args.codec, crf=args.crf, preset=args.preset, height=args.height, audio_bitrate=args.audio_bitrate,
+        audio_tracks=args.audio_tracks, segment_seconds=args.segment_seconds,
+    )  # fmt: skip
+    limits = Limits(max_width=args.max_width, max_height=args.max_height, max_duration_s=args.max_duration)
+    progress, close = _progress_bar(args.quiet)
+    try:
+        result = transcode(args.source, args.output, settings, workers=args.workers, limits=limits,
+                           work_root=args.work_dir, progress=progress)  # fmt: skip
+    except VerificationError as exc:
+        close()
+        if args.report and exc.report:
+            write_report(args.report, exc.report)
+        raise
+    close()
+    if args.report:
+        write_report(args.report, result.report)
+    if not args.quiet:
+        t = result.report["timings_s"]
+        plan = result.report["plan"]
+        print(f"{result.output}: {len(plan['segments'])} segments ({plan['split_path']} split), "
+              f"verified, {t['total']:.1f} s", file=sys.stderr)  # fmt: skip
+    return 0
+
+
+def build_parser(extra: Sequence[Callable[[argparse._SubParsersAction], None]] = ()) -> argparse.ArgumentParser:  # type: ignore[type-arg]
+    parser = argparse.ArgumentParser(prog="splitstitch", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"splitstitch {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log every stage and command")
+    sub = parser.add_subparsers(dest="command", required=True)
+    add_transcode(sub)
+    for add in extra:
+        add(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        return args.func(args)
+    except SplitstitchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("error: interrupted; temporary files removed", file=sys.stderr)
+        return 130
+    except OSError as exc:
+        print(f"error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

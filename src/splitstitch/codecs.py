@@ -1,0 +1,67 @@
+"""Codec and container tables: encoder names, preset mapping, what each container may hold."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from splitstitch.errors import UsageError
+
+Codec = Literal["h264", "h265", "vp9", "av1"]
+CODECS: tuple[Codec, ...] = ("h264", "h265", "vp9", "av1")
+X264_PRESETS = (
+    "ultrafast",
+    "superfast",
+    "veryfast",
+    "faster",
+    "fast",
+    "medium",
+    "slow",
+    "slower",
+    "veryslow",
+    "placebo",
+)
+
+ENCODER = {"h264": "libx264", "h265": "libx265", "vp9": "libvpx-vp9", "av1": "libsvtav1"}
+DEFAULT_CRF = {"h264": 23, "h265": 28, "vp9": 32, "av1": 35}
+# x264 preset names mapped onto libvpx `-cpu-used` (deadline good) and SVT-AV1 `-preset`, fastest first.
+VP9_CPU_USED = dict(zip(X264_PRESETS, (5, 5, 4, 4, 3, 2, 1, 1, 0, 0), strict=True))
+SVT_PRESET = dict(zip(X264_PRESETS, (10, 10, 9, 8, 7, 6, 5, 4, 3, 2), strict=True))
+
+# extension -> (muxer, video codecs it takes, default audio codec, audio codecs that can be copied in)
+CONTAINERS: dict[str, tuple[str, set[str], str, set[str]]] = {
+    ".mp4": ("mp4", {"h264", "h265", "av1", "vp9"}, "aac", {"aac", "mp3"}),
+    ".m4v": ("mp4", {"h264", "h265", "av1"}, "aac", {"aac"}),
+    ".mov": ("mov", {"h264", "h265"}, "aac", {"aac"}),
+    ".mkv": ("matroska", set(CODECS), "aac", {"aac", "opus", "vorbis", "flac", "mp3", "ac3", "eac3"}),
+    ".webm": ("webm", {"vp9", "av1"}, "opus", {"opus", "vorbis"}),
+}
+DEFAULT_EXTENSION = {"h264": ".mp4", "h265": ".mp4", "vp9": ".webm", "av1": ".mp4"}
+AUDIO_ENCODER = {"aac": "aac", "opus": "libopus"}
+
+
+@dataclass(frozen=True)
+class OutputFormat:
+    muxer: str
+    extension: str
+    audio_codec: str  # what audio is encoded to when it cannot be copied
+    audio_copyable: frozenset[str]
+
+
+def output_format(codec: Codec, output: Path) -> OutputFormat:
+    """The container follows OUT's extension; with none, the codec's usual container."""
+    ext = output.suffix.lower() or DEFAULT_EXTENSION[codec]
+    if ext not in CONTAINERS:
+        raise UsageError(f"{output}: unknown output extension '{ext}' (use {', '.join(CONTAINERS)})")
+    muxer, video_codecs, audio_codec, copyable = CONTAINERS[ext]
+    if codec not in video_codecs:
+        raise UsageError(f"{output}: a {ext} file cannot hold {codec}")
+    if muxer == "matroska" and codec in ("vp9", "av1"):
+        audio_codec = "opus"
+    return OutputFormat(muxer, ext, audio_codec, frozenset(copyable))
+
+
+def codec_tag(codec: Codec, muxer: str) -> str | None:
+    """`hvc1` makes HEVC in MP4/MOV play in Apple players."""
+    return "hvc1" if codec == "h265" and muxer in ("mp4", "mov") else None

@@ -1,0 +1,57 @@
+"""Narrow, one-line exceptions. Their names are what Step Functions `Catch` and the CLI match on."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class SplitstitchError(Exception):
+    """Base class: `str(error)` is always one line, fit for `error: <file>: <what>`."""
+
+    exit_code = 1
+
+
+class InputError(SplitstitchError):
+    """The source cannot or must not be transcoded (missing, not a video, a playlist, too large...)."""
+
+    exit_code = 2
+
+    def __init__(self, source: str, reason: str) -> None:
+        super().__init__(f"{source}: {reason}")
+        self.source = source
+        self.reason = reason
+
+
+class UsageError(SplitstitchError):
+    """Options that do not fit together (a codec the output container cannot hold...)."""
+
+    exit_code = 2
+
+
+class VerificationError(SplitstitchError):
+    """The output does not match the source; the output is not moved into place."""
+
+    exit_code = 3
+
+    def __init__(self, failed: list[str], report: dict[str, Any] | None = None) -> None:
+        super().__init__("verification failed: " + "; ".join(failed))
+        self.failed = failed
+        self.report = report
+
+
+class ToolError(SplitstitchError):
+    """ffmpeg or ffprobe failed: carries argv, exit status and the tail of stderr."""
+
+    def __init__(self, argv: list[str], returncode: int | None, stderr_tail: str, timed_out: bool = False) -> None:
+        program = argv[0].rsplit("/", 1)[-1] if argv else "?"
+        status = "timed out" if timed_out else f"exit {returncode}"
+        last = stderr_tail.strip().splitlines()[-1] if stderr_tail.strip() else "no message"
+        super().__init__(f"{program} {status}: {last}")
+        self.argv = argv
+        self.returncode = returncode
+        self.stderr_tail = stderr_tail
+        self.timed_out = timed_out
+
+
+class SegmentMismatchError(SplitstitchError):
+    """An encoded segment does not hold exactly the frames the plan gave it."""

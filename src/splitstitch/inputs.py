@@ -1,0 +1,119 @@
+"""Refuse bad input with one clear line before any work starts.
+
+Order matters: cheap file checks, then a sniff of the first bytes (text such as an HLS playlist or an
+ffconcat script is never handed to ffprobe, whose demuxers could follow its references), then the
+probed format, then the probed streams against configurable limits.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from splitstitch.errors import InputError, ToolError
+from splitstitch.media import STILL_IMAGE_CODECS, MediaInfo, probe_frames, probe_streams
+
+log = logging.getLogger(__name__)
+
+SNIFF_BYTES = 4096
+# Demuxers that read other files or URLs named inside the input, or that are not media at all.
+REFUSED_FORMATS = {
+    "hls", "applehttp", "concat", "dash", "ffmetadata", "tee", "imf", "image2", "image2pipe",
+    "lavfi", "sdp", "rtsp", "srt", "webvtt", "ass", "tty", "mpl2", "subviewer", "subviewer1",
+    "jacosub", "microdvd", "sami", "realtext", "vplayer", "pjs", "stl", "lrc", "aqtitle",
+}  # fmt: skip
+TEXT_MARKERS = (b"#EXTM3U", b"ffconcat", b"#EXT-X", b"<?xml", b"<MPD", b"file '", b'file "')
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What a service would accept by default: up to 8K, 12 hours, 100 GB."""
+
+    max_width: int = 8192
+    max_height: int = 8192
+    max_pixels: int = 7680 * 4320
+    max_duration_s: float = 12 * 3600
+    max_bytes: int = 100 * 10**9
+
+
+def looks_like_text(head: bytes) -> bool:
+    if any(marker in head[:512] for marker in TEXT_MARKERS):
+        return True
+    if not head:
+        return False
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    printable = sum(ch.isprintable() or ch in "\r\n\t" for ch in text)
+    return printable / len(text) > 0.95
+
+
+def check_file(path: Path, limits: Limits) -> None:
+    name = str(path)
+    if not path.exists():
+        raise InputError(name, "no such file")
+    if not path.is_file():
+        raise InputError(name, "not a regular file")
+    size = path.stat().st_size
+    if size == 0:
+        raise InputError(name, "empty file")
+    if size > limits.max_bytes:
+        raise InputError(name, f"file is {size} bytes, over the limit of {limits.max_bytes}")
+    with path.open("rb") as fh:
+        head = fh.read(SNIFF_BYTES)
+    if looks_like_text(head):
+        kind = "a playlist or script" if any(m in head[:512] for m in TEXT_MARKERS) else "text"
+        raise InputError(name, f"is {kind}, not a video file (refused)")
+
+
+def check_streams(info: MediaInfo, limits: Limits) -> None:
+    name = info.path
+    formats = set(info.format_name.split(","))
+    if formats & REFUSED_FORMATS:
+        raise InputError(name, f"format '{info.format_name}' is a playlist, script or image sequence (refused)")
+    video = info.video
+    if video is None:
+        raise InputError(name, "audio only: no video stream" if info.audio else "no video stream")
+    if video.codec in STILL_IMAGE_CODECS and (info.duration or 0) < 0.5:
+        raise InputError(name, f"is a still image ({video.codec}), not a video")
+    if video.width <= 0 or video.height <= 0:
+        raise InputError(name, "video stream has no dimensions")
+    if video.width > limits.max_width or video.height > limits.max_height:
+        raise InputError(
+            name, f"{video.width}x{video.height} is over the limit of {limits.max_width}x{limits.max_height}"
+        )
+    if video.width * video.height > limits.max_pixels:
+        raise InputError(name, f"{video.width}x{video.height} has more than {limits.max_pixels} pixels per frame")
+    if info.duration is not None and info.duration > limits.max_duration_s:
+        raise InputError(name, f"duration {info.duration:.0f} s is over the limit of {limits.max_duration_s:.0f} s")
+
+
+def check_frames(info: MediaInfo, limits: Limits) -> None:
+    name = info.path
+    frames = info.frames
+    if frames is None or frames.count == 0:
+        raise InputError(name, "no decodable video frames")
+    if frames.count == 1:
+        raise InputError(name, "is a still image (one frame), not a video")
+    if info.data_end > info.size:
+        raise InputError(name, f"truncated: packets reach byte {info.data_end} of a {info.size}-byte file")
+    seconds = info.video_seconds()
+    if seconds > limits.max_duration_s:
+        raise InputError(name, f"duration {seconds:.0f} s is over the limit of {limits.max_duration_s:.0f} s")
+
+
+def open_source(path: Path, limits: Limits | None = None) -> MediaInfo:
+    """Validate and probe a source; every refusal is an `InputError` with one line."""
+    limits = limits or Limits()
+    check_file(path, limits)
+    try:
+        info = probe_streams(path)
+        check_streams(info, limits)
+        info = probe_frames(info)
+    except ToolError as exc:
+        last = exc.stderr_tail.strip().splitlines()[-1] if exc.stderr_tail.strip() else "unreadable"
+        raise InputError(str(path), f"not a readable video ({last.split('] ')[-1]})") from None
+    check_frames(info, limits)
+    return info

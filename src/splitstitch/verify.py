@@ -1,0 +1,159 @@
+"""Verify an output against its source with ffprobe (demux of both) and a full decode of the output.
+
+`compare()` is pure: it takes the two probes and returns named checks, so each rule is unit-tested on
+its own. A failed check is an error for the caller, never a warning.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from splitstitch.audio import AudioPlan
+from splitstitch.binaries import AV1_DECODER_ENV, decoder_ffmpeg
+from splitstitch.errors import ToolError
+from splitstitch.ffmpeg import run_ffmpeg
+from splitstitch.media import MediaInfo, probe_frames, probe_streams
+
+log = logging.getLogger(__name__)
+
+AUDIO_TOLERANCE_S = 0.020
+TIMESTAMP_TOLERANCE_S = 0.002  # output time bases (1 ms in Matroska) may round each stamp by up to 0.5 ms
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+
+@dataclass(frozen=True)
+class Verification:
+    checks: tuple[Check, ...]
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.checks)
+
+    def failed(self) -> list[str]:
+        return [f"{c.name}: {c.detail}" for c in self.checks if not c.ok]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "checks": [asdict(c) for c in self.checks]}
+
+
+def _video_checks(src: MediaInfo, out: MediaInfo) -> list[Check]:
+    assert src.video and src.frames
+    if not out.video or not out.frames:
+        return [Check("video_present", False, "output has no video frames")]
+    vfr = src.frames.is_vfr()
+    allowed = 1 if vfr else 0
+    diff = out.frames.count - src.frames.count
+    checks = [
+        Check("video_frames", abs(diff) <= allowed, f"{out.frames.count} frames, source {src.frames.count}"
+              + (" (VFR: one frame allowed)" if vfr else "")),
+    ]  # fmt: skip
+    s_tb, o_tb = src.video.time_base, out.video.time_base
+    s0, o0 = src.frames.timestamps[0], out.frames.timestamps[0]
+    worst = max(
+        (abs(float((o - o0) * o_tb) - float((s - s0) * s_tb))
+         for s, o in zip(src.frames.timestamps, out.frames.timestamps, strict=False)),
+        default=0.0,
+    )  # fmt: skip
+    checks.append(
+        Check(
+            "frame_timestamps",
+            worst <= TIMESTAMP_TOLERANCE_S,
+            f"worst frame off its source time by {worst * 1000:.3f} ms",
+        )
+    )
+    frame = float(src.frames.last_duration * s_tb)
+    d_src, d_out = src.video_seconds(), out.video_seconds()
+    checks.append(
+        Check(
+            "video_duration",
+            abs(d_out - d_src) <= frame + 1e-6,
+            f"{d_out:.4f} s, source {d_src:.4f} s (one frame {frame:.4f} s)",
+        )
+    )
+    sw, sh = src.video.display_size
+    ow, oh = out.video.display_size
+    same_shape = (sw > sh) == (ow > oh) and (sw == sh) == (ow == oh)
+    aspect_ok = abs((ow / oh) / (sw / sh) - 1) < 0.02
+    checks.append(Check("orientation", same_shape and aspect_ok,
+                        f"displayed {ow}x{oh} (rotation {out.video.rotation}), source displays {sw}x{sh}"))  # fmt: skip
+    return checks
+
+
+def _audio_checks(src: MediaInfo, out: MediaInfo, plan: AudioPlan | None) -> list[Check]:
+    wanted = len(plan.stream_indexes) if plan else 0
+    checks = [Check("audio_tracks", len(out.audio) == wanted, f"{len(out.audio)} audio tracks, expected {wanted}")]
+    if not plan or len(out.audio) != wanted or not out.frames:
+        return checks
+    v_src, v_out = src.video_start(), out.video_start()
+    for n, (index, track) in enumerate(zip(plan.stream_indexes, out.audio, strict=True)):
+        src_track = next(a for a in src.audio if a.index == index)
+        s_ext, o_ext = src.audio_extent(index), out.audio_extent(track.index)
+        if s_ext is None or o_ext is None:
+            checks.append(Check(f"audio{n}_present", False, "no audio packets"))
+            continue
+        exp_start, exp_end = max(s_ext[0] - v_src, 0.0), s_ext[1] - v_src
+        got_start, got_end = o_ext[0] - v_out, o_ext[1] - v_out
+        exp_len, got_len = exp_end - exp_start, got_end - got_start
+        checks += [
+            Check(f"audio{n}_duration", abs(got_len - exp_len) <= AUDIO_TOLERANCE_S, f"{got_len:.4f} s, expected {exp_len:.4f} s"),
+            Check(f"audio{n}_start_offset", abs(got_start - exp_start) <= AUDIO_TOLERANCE_S,
+                  f"starts {got_start * 1000:+.1f} ms from the video, source {exp_start * 1000:+.1f} ms"),
+            Check(f"audio{n}_end_drift", abs(got_end - exp_end) <= AUDIO_TOLERANCE_S,
+                  f"audio end vs video start {got_end:.4f} s, source {exp_end:.4f} s ({(got_end - exp_end) * 1000:+.1f} ms)"),
+            Check(f"audio{n}_channels", track.channels == src_track.channels,
+                  f"{track.channels} channels ({track.channel_layout}), source {src_track.channels} ({src_track.channel_layout})"),
+        ]  # fmt: skip
+    return checks
+
+
+def compare(src: MediaInfo, out: MediaInfo, plan: AudioPlan | None) -> list[Check]:
+    return _video_checks(src, out) + _audio_checks(src, out, plan)
+
+
+def decode_args(path: Path) -> list[str]:
+    return [
+        "-protocol_whitelist",
+        "file",
+        "-i",
+        f"file:{path.resolve()}",
+        "-map",
+        "0:v",
+        "-map",
+        "0:a?",
+        "-f",
+        "null",
+        "-",
+    ]
+
+
+def decode_check(path: Path, video_codec: str, timeout: float = 3600.0) -> Check:
+    """Decode every stream; any warning or error from the decoders fails (damage hides at `-v error`)."""
+    program = decoder_ffmpeg(video_codec)
+    if program is None:
+        return Check(
+            "decodes_cleanly", False, f"no {video_codec} decoder: set {AV1_DECODER_ENV} or install imageio-ffmpeg"
+        )
+    try:
+        stderr = run_ffmpeg(decode_args(path), timeout=timeout, loglevel="warning", program=program).stderr.strip()
+    except ToolError as exc:
+        return Check("decodes_cleanly", False, str(exc))
+    first = stderr.splitlines()[0] if stderr else ""
+    return Check("decodes_cleanly", not stderr, first or "no decoder warnings or errors")
+
+
+def verify_output(src: MediaInfo, output: Path, audio_plan: AudioPlan | None) -> Verification:
+    out = probe_frames(probe_streams(output))
+    checks = [*compare(src, out, audio_plan), decode_check(output, out.video.codec if out.video else "unknown")]
+    result = Verification(tuple(checks))
+    for c in checks:
+        log.info("verify %-22s %s  %s", c.name, "ok" if c.ok else "FAILED", c.detail)
+    return result

@@ -1,9 +1,13 @@
-"""`splitstitch` command line. Errors are one line on stderr and an exit code, never a traceback:
-2 bad input or options, 3 verification failed, 1 a tool failed, 130 interrupted."""
+"""splitstitch: parallel split-and-stitch video transcoder.
+
+Errors are one line on stderr and an exit code, never a traceback: 2 bad input or options,
+3 verification failed, 1 a tool failed, 130 interrupted.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import os
 import sys
@@ -91,19 +95,54 @@ def cmd_transcode(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_sample(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    from splitstitch.samples import KINDS
+
+    p = sub.add_parser("sample", help="generate a test clip with ffmpeg's lavfi sources")
+    p.add_argument("output", type=Path)
+    p.add_argument("--kind", choices=("clip", *KINDS), default="clip", help="clip: textured 720p30 H.264 + AAC")
+    p.add_argument("--seconds", type=float, default=20.0)
+    p.add_argument("--size", default="1280x720", help="for --kind clip")
+    p.set_defaults(func=cmd_sample)
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from splitstitch.samples import make_clip, make_sample
+
+    if args.kind == "clip":
+        make_clip(args.output, args.seconds, args.size)
+    else:
+        made = make_sample(args.kind, args.output.parent, args.seconds, name=args.output.stem)
+        made.replace(args.output)
+    print(args.output)
+    return 0
+
+
+def optional_commands() -> list[Callable[[argparse._SubParsersAction], None]]:  # type: ignore[type-arg]
+    """Subcommands whose extra dependencies may be missing: `cloud` needs boto3, `bench` matplotlib."""
+    found = []
+    for module, name in (("splitstitch_cloud.cli", "add_cloud"), ("splitstitch.benchmark.cli", "add_bench")):
+        try:
+            found.append(getattr(importlib.import_module(module), name))
+        except ImportError as exc:
+            log.debug("%s unavailable: %s", module, exc)
+    return found
+
+
 def build_parser(extra: Sequence[Callable[[argparse._SubParsersAction], None]] = ()) -> argparse.ArgumentParser:  # type: ignore[type-arg]
     parser = argparse.ArgumentParser(prog="splitstitch", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"splitstitch {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every stage and command")
     sub = parser.add_subparsers(dest="command", required=True)
     add_transcode(sub)
+    add_sample(sub)
     for add in extra:
         add(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    parser = build_parser(optional_commands())
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"

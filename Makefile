@@ -1,0 +1,45 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Everything installs into .venv.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+SECONDS ?= 20
+
+.PHONY: setup demo test lint unit functional integration sam bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+demo: setup
+	mkdir -p demo
+	$(BIN)/splitstitch sample demo/sample.mp4 --seconds $(SECONDS)
+	$(BIN)/splitstitch transcode demo/sample.mp4 -o demo/sample.out.mp4 --report demo/sample.report.json
+	@echo "report: demo/sample.report.json"
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+unit: setup
+	$(BIN)/pytest -q tests/unit
+
+functional: setup
+	$(BIN)/pytest -q -n 2 tests/functional
+
+integration: setup
+	$(BIN)/pytest -q tests/integration
+
+test: setup lint
+	$(BIN)/pytest -q -n 2 tests
+
+bench: setup
+	$(BIN)/pytest -q bench --benchmark-only --benchmark-columns=min,mean,max,rounds
+	$(BIN)/python bench/compare_single.py
+
+clean:
+	rm -rf demo .pytest_cache .benchmarks .aws-sam build

@@ -34,7 +34,9 @@ CONTAINERS: dict[str, tuple[str, set[str], str, set[str]]] = {
     ".mp4": ("mp4", {"h264", "h265", "av1", "vp9"}, "aac", {"aac", "mp3"}),
     ".m4v": ("mp4", {"h264", "h265", "av1"}, "aac", {"aac"}),
     ".mov": ("mov", {"h264", "h265"}, "aac", {"aac"}),
-    ".mkv": ("matroska", set(CODECS), "aac", {"aac", "opus", "vorbis", "flac", "mp3", "ac3", "eac3"}),
+    # AAC priming survives in MP4 (edit list) but not in Matroska, which keeps only Opus' codec delay:
+    # Matroska outputs get Opus, and AAC is never copied into them.
+    ".mkv": ("matroska", set(CODECS), "opus", {"opus", "vorbis", "flac"}),
     ".webm": ("webm", {"vp9", "av1"}, "opus", {"opus", "vorbis"}),
 }
 DEFAULT_EXTENSION = {"h264": ".mp4", "h265": ".mp4", "vp9": ".webm", "av1": ".mp4"}
@@ -57,8 +59,6 @@ def output_format(codec: Codec, output: Path) -> OutputFormat:
     muxer, video_codecs, audio_codec, copyable = CONTAINERS[ext]
     if codec not in video_codecs:
         raise UsageError(f"{output}: a {ext} file cannot hold {codec}")
-    if muxer == "matroska" and codec in ("vp9", "av1"):
-        audio_codec = "opus"
     return OutputFormat(muxer, ext, audio_codec, frozenset(copyable))
 
 

@@ -97,8 +97,11 @@ def check_frames(info: MediaInfo, limits: Limits) -> None:
         raise InputError(name, "no decodable video frames")
     if frames.count == 1:
         raise InputError(name, "is a still image (one frame), not a video")
-    if info.data_end > info.size:
-        raise InputError(name, f"truncated: packets reach byte {info.data_end} of a {info.size}-byte file")
+    if info.data_end > info.size or "partial file" in info.scan_errors:
+        raise InputError(name, f"truncated: the file ends before its last packet ({info.size} bytes)")
+    declared = info.video.declared_frames if info.video else None
+    if declared and frames.from_packets and declared > frames.count:  # decoder counts skip discarded frames
+        raise InputError(name, f"truncated: {frames.count} of the {declared} video frames its index lists are present")
     seconds = info.video_seconds()
     if seconds > limits.max_duration_s:
         raise InputError(name, f"duration {seconds:.0f} s is over the limit of {limits.max_duration_s:.0f} s")

@@ -35,6 +35,7 @@ class VideoInfo:
     time_base: Fraction
     frame_rate: Fraction | None
     rotation: int  # degrees counter-clockwise from the display matrix, normalised to 0/90/180/270
+    declared_frames: int | None = None  # what the container's index claims (MP4 `nb_frames`), if anything
 
     @property
     def display_size(self) -> tuple[int, int]:
@@ -89,6 +90,7 @@ class MediaInfo:
     frames: FrameIndex | None = None
     data_end: int = 0  # largest packet pos+size seen: beyond `size` means the file is truncated
     audio_extents: tuple[tuple[int, float, float], ...] = ()  # (stream index, first s, end s) from packets
+    scan_errors: str = ""  # what ffprobe said while reading every packet (e.g. "partial file")
 
     def audio_extent(self, index: int) -> tuple[float, float] | None:
         return next(((a, b) for i, a, b in self.audio_extents if i == index), None)
@@ -152,6 +154,7 @@ def parse_streams(path: str, size: int, data: dict[str, Any]) -> MediaInfo:
                 time_base=_fraction(s.get("time_base")) or Fraction(1, 90000),
                 frame_rate=_fraction(s.get("avg_frame_rate")) or _fraction(s.get("r_frame_rate")),
                 rotation=rotation_of(s),
+                declared_frames=int(s["nb_frames"]) if str(s.get("nb_frames", "")).isdigit() else None,
             )
         elif kind == "audio":
             audio.append(
@@ -297,20 +300,20 @@ def probe_streams(path: Path, timeout: float = 120.0) -> MediaInfo:
     return parse_streams(str(path), path.stat().st_size, data)
 
 
-def scan_packets(path: str, stream_indexes: list[int], timeout: float) -> dict[int, list[PacketRow]]:
-    """One demux pass (no decoding) over the given streams' packets."""
-    csv = run_ffprobe(
+def scan_packets(path: str, stream_indexes: list[int], timeout: float) -> tuple[dict[int, list[PacketRow]], str]:
+    """One demux pass (no decoding) over the given streams' packets; returns rows and ffprobe's complaints."""
+    done = run_ffprobe(
         ["-protocol_whitelist", INPUT_PROTOCOLS, "-show_entries", "packet=stream_index,pts,duration,flags,pos,size",
          "-of", "compact=p=0", source_url(path)], timeout=timeout,
-    ).stdout  # fmt: skip
-    rows = packet_rows(csv)
-    return {i: rows.get(i, []) for i in stream_indexes}
+    )  # fmt: skip
+    rows = packet_rows(done.stdout)
+    return {i: rows.get(i, []) for i in stream_indexes}, done.stderr.strip()
 
 
 def probe_frames(info: MediaInfo, timeout: float = 1800.0) -> MediaInfo:
     """Add the frame index (from packets; from the decoder when packets lack timestamps) and audio extents."""
     assert info.video is not None
-    rows = scan_packets(info.path, [info.video.index, *(a.index for a in info.audio)], timeout)
+    rows, errors = scan_packets(info.path, [info.video.index, *(a.index for a in info.audio)], timeout)
     frames = parse_packets(rows[info.video.index])
     if frames is None:
         log.info("packets lack timestamps: indexing frames with the decoder")
@@ -324,4 +327,6 @@ def probe_frames(info: MediaInfo, timeout: float = 1800.0) -> MediaInfo:
         extent = extent_of(rows[a.index], a.time_base, a.start_time)
         if extent:
             extents.append((a.index, *extent))
-    return replace(info, frames=frames, data_end=data_end_of(rows), audio_extents=tuple(extents))
+    return replace(
+        info, frames=frames, data_end=data_end_of(rows), audio_extents=tuple(extents), scan_errors=errors[-2000:]
+    )

@@ -45,26 +45,35 @@ def add_transcode(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
     p.set_defaults(func=cmd_transcode)
 
 
-def _progress_bar(quiet: bool):
-    if quiet:
-        return (lambda stage, done, total: None), (lambda: None)
-    from tqdm import tqdm
+class ProgressBar:
+    """A tqdm bar on stderr, created at the first event (so early errors print cleanly) and always closed."""
 
-    bar = tqdm(
-        total=1,
-        unit="seg",
-        file=sys.stderr,
-        dynamic_ncols=True,
-        bar_format="{desc:<8} {bar} {n_fmt}/{total_fmt} [{elapsed}]",
-    )
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.bar = None
 
-    def update(stage: str, done: int, total: int) -> None:
-        bar.set_description_str(stage)
-        bar.total = max(total, 1)
-        bar.n = done
-        bar.refresh()
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        if self.bar is None:
+            from tqdm import tqdm
 
-    return update, bar.close
+            self.bar = tqdm(
+                total=1,
+                file=sys.stderr,
+                dynamic_ncols=True,
+                leave=False,
+                bar_format="{desc:<7} {bar} {n_fmt}/{total_fmt} [{elapsed}]",
+            )
+        self.bar.set_description_str(stage)
+        self.bar.total = max(total, 1)
+        self.bar.n = done
+        self.bar.refresh()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
 
 
 def cmd_transcode(args: argparse.Namespace) -> int:
@@ -75,16 +84,16 @@ def cmd_transcode(args: argparse.Namespace) -> int:
         audio_tracks=args.audio_tracks, segment_seconds=args.segment_seconds,
     )  # fmt: skip
     limits = Limits(max_width=args.max_width, max_height=args.max_height, max_duration_s=args.max_duration)
-    progress, close = _progress_bar(args.quiet)
+    progress = ProgressBar(enabled=not args.quiet)
     try:
         result = transcode(args.source, args.output, settings, workers=args.workers, limits=limits,
                            work_root=args.work_dir, progress=progress)  # fmt: skip
     except VerificationError as exc:
-        close()
         if args.report and exc.report:
             write_report(args.report, exc.report)
         raise
-    close()
+    finally:
+        progress.close()
     if args.report:
         write_report(args.report, result.report)
     if not args.quiet:

@@ -1,0 +1,56 @@
+"""Verification rules on hand-made probes: each check can fail on its own."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from fractions import Fraction
+from pathlib import Path
+
+from splitstitch.audio import plan_audio
+from splitstitch.codecs import output_format
+from splitstitch.settings import Settings
+from splitstitch.verify import compare
+from tests.unit.factories import audio, frames, media, video
+
+SRC = media(frame_index=frames(300, 3000), audios=(audio(),), extents=((1, 0.0, 10.0),))
+PLAN = plan_audio(SRC, Settings(), output_format("h264", Path("o.mp4")))
+
+
+def failed(out) -> list[str]:
+    return [c.name for c in compare(SRC, out, PLAN) if not c.ok]
+
+
+def test_identical_output_passes() -> None:
+    assert failed(SRC) == []
+
+
+def test_missing_frames_fail_count_then_duration() -> None:
+    assert failed(replace(SRC, frames=frames(299, 3000))) == ["video_frames"]  # duration may be off by one frame
+    assert failed(replace(SRC, frames=frames(298, 3000))) == ["video_frames", "video_duration"]
+
+
+def test_a_shifted_frame_fails_timestamps() -> None:
+    shifted = frames(300, 3000)
+    stamps = list(shifted.timestamps)
+    stamps[150] += 900  # 10 ms late
+    assert failed(replace(SRC, frames=replace(shifted, timestamps=tuple(stamps)))) == ["frame_timestamps"]
+
+
+def test_same_timestamps_in_another_time_base_pass() -> None:
+    out = replace(SRC, video=video(time_base=Fraction(1, 15360)), frames=frames(300, 512))
+    assert failed(out) == []
+
+
+def test_audio_drift_and_missing_audio_fail() -> None:
+    assert failed(replace(SRC, audio_extents=((1, 0.0, 10.05),))) == ["audio0_duration", "audio0_end_drift"]
+    assert failed(replace(SRC, audio_extents=((1, 0.03, 10.0),))) == ["audio0_duration", "audio0_start_offset"]
+    assert failed(replace(SRC, audio=(), audio_extents=())) == ["audio_tracks"]
+    assert failed(replace(SRC, audio=(audio(channels=6),))) == ["audio0_channels"]
+
+
+def test_rotation_applied_twice_fails_orientation() -> None:
+    src = replace(SRC, video=video(rotation=90))  # displays 240x320
+    baked = replace(SRC, video=video(width=240, height=320))  # pixels rotated, no display matrix: right
+    twice = replace(SRC, video=video(width=240, height=320, rotation=90))  # rotated pixels and a matrix: wrong
+    assert [c.name for c in compare(src, baked, PLAN) if not c.ok] == []
+    assert [c.name for c in compare(src, twice, PLAN) if not c.ok] == ["orientation"]

@@ -20,6 +20,7 @@ from splitstitch.ffmpeg import run_ffmpeg, run_ffprobe
 from splitstitch.media import VideoInfo
 from splitstitch.plan import Segment
 from splitstitch.settings import Settings
+from splitstitch.verify import decode_check
 
 log = logging.getLogger(__name__)
 
@@ -28,13 +29,18 @@ SEGMENT_MUXER = "mp4"  # holds h264, hevc, vp9 and av1 with exact time bases
 ROTATION_FILTERS = {90: "transpose=cclock", 180: "hflip,vflip", 270: "transpose=clock"}
 
 
+# `settings.codec` -> ffprobe's codec name, to pick a decoder for the segment check
+PROBE_CODEC = {"h264": "h264", "h265": "hevc", "vp9": "vp9", "av1": "av1"}
+
+
 @dataclass(frozen=True)
 class EncodedSegment:
     index: int
     path: str
     frames: int
-    seconds: float
+    seconds: float  # encode wall seconds
     bytes: int
+    decode_seconds: float  # the worker's full decode of its segment (part of verification)
 
 
 def output_pix_fmt(settings: Settings, video: VideoInfo) -> str:
@@ -136,7 +142,7 @@ def encode_segment(
     output: Path,
     timeout: float = 3600.0,
 ) -> EncodedSegment:
-    """Encode and check that the segment holds exactly the planned frames."""
+    """Encode, then check the segment: exactly the planned frames, and a full decode with no warnings."""
     started = time.perf_counter()
     args = encode_args(
         settings, video, segment, segment_file=segment_file, source=source, source_start=source_start, output=output
@@ -146,5 +152,12 @@ def encode_segment(
     frames = count_packets(output)
     if frames != segment.frames:
         raise SegmentMismatchError(f"segment {segment.name}: encoded {frames} frames, planned {segment.frames}")
-    log.info("segment %s: %d frames in %.2f s", segment.name, frames, seconds)
-    return EncodedSegment(segment.index, str(output), frames, round(seconds, 3), output.stat().st_size)
+    decode_started = time.perf_counter()
+    check = decode_check(output, PROBE_CODEC[settings.codec], maps=("0:v",))
+    if not check.ok:
+        raise SegmentMismatchError(f"segment {segment.name} does not decode cleanly: {check.detail}")
+    decode_seconds = time.perf_counter() - decode_started
+    log.info("segment %s: %d frames in %.2f s, decoded in %.2f s", segment.name, frames, seconds, decode_seconds)
+    return EncodedSegment(
+        segment.index, str(output), frames, round(seconds, 3), output.stat().st_size, round(decode_seconds, 3)
+    )

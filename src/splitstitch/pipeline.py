@@ -152,7 +152,7 @@ def transcode(
             stitch_segments(plan, [Path(e.path) for e in encoded], audio_input, settings.codec, fmt, partial)
         progress("verify", 0, 1)
         with timer.stage("verify"):
-            verification = verify_output(info, partial, audio)
+            verification = verify_output(info, partial, audio, [Path(e.path) for e in encoded])
         timer.add("total", time.perf_counter() - started)
         report = build_report(info, partial, output, settings, plan, audio, encoded, timer, verification, workers)
         if not verification.ok:
@@ -173,7 +173,8 @@ def build_report(
     segments = [
         {"index": s.index, "start_s": round(s.start_seconds, 6), "duration_s": round(s.duration_seconds, 6),
          "start_frame": s.start_frame, "frames": s.frames, "split_path": plan.split_path,
-         "encode_seconds": by_index[s.index].seconds, "bytes": by_index[s.index].bytes}
+         "encode_seconds": by_index[s.index].seconds, "decode_check_seconds": by_index[s.index].decode_seconds,
+         "bytes": by_index[s.index].bytes}
         for s in plan.segments
     ]  # fmt: skip
     return {

@@ -28,7 +28,9 @@ def concat_script(plan: Plan, file_names: list[str]) -> str:
 def stitch_args(
     script: Path, audio: tuple[AudioPlan, Path] | None, codec: Codec, fmt: OutputFormat, output: Path
 ) -> list[str]:
-    video = input_stream(script, {"f": "concat", "safe": 1})
+    video = input_stream(
+        script, {"f": "concat", "safe": 1, "auto_convert": 0}
+    )  # segments share one parameter set: copy packets untouched
     streams = [video["v:0"]]
     if audio is not None:
         audio_plan, audio_path = audio

@@ -111,7 +111,7 @@ def test_concat_script_and_stitch_args() -> None:
     args = stitch_args(Path("/w/s.ffconcat"), (audio_plan, Path("/w/audio.m4a")), "h265",
                        output_format("h265", Path("o.mp4")), Path("/out/o.mp4"))  # fmt: skip
     assert args == [
-        "-f", "concat", "-protocol_whitelist", "file", "-safe", "1", "-i", "file:/w/s.ffconcat",
+        "-f", "concat", "-auto_convert", "0", "-protocol_whitelist", "file", "-safe", "1", "-i", "file:/w/s.ffconcat",
         "-itsoffset", "0.250000", "-protocol_whitelist", "file", "-i", "file:/w/audio.m4a",
         "-map", "0:v:0", "-map", "1:a", "-f", "mp4", "-c", "copy", "-map_metadata", "-1",
         "-movflags", "+faststart", "-tag:v", "hvc1", "/out/o.mp4",

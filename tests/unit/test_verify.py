@@ -54,3 +54,15 @@ def test_rotation_applied_twice_fails_orientation() -> None:
     twice = replace(SRC, video=video(width=240, height=320, rotation=90))  # rotated pixels and a matrix: wrong
     assert [c.name for c in compare(src, baked, PLAN) if not c.ok] == []
     assert [c.name for c in compare(src, twice, PLAN) if not c.ok] == ["orientation"]
+
+
+def test_segments_check_catches_a_changed_packet_or_mixed_parameters(monkeypatch) -> None:
+    from splitstitch import verify
+
+    prints = {"a": ("x", ["10:1", "5:2"]), "b": ("x", ["9:3"]), "out": ("x", ["10:1", "5:2", "9:3"])}
+    monkeypatch.setattr(verify, "video_fingerprint", lambda p: prints[p.name])
+    assert verify.segments_check(Path("out"), [Path("a"), Path("b")]).ok
+    prints["out"] = ("x", ["10:1", "5:9", "9:3"])
+    assert "packet 1 differs" in verify.segments_check(Path("out"), [Path("a"), Path("b")]).detail
+    prints["out"], prints["b"] = ("x", ["10:1", "5:2", "9:3"]), ("y", ["9:3"])
+    assert "2 different codec parameter sets" in verify.segments_check(Path("out"), [Path("a"), Path("b")]).detail

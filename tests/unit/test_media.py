@@ -4,15 +4,8 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from splitstitch.media import (
-    bit_depth_of,
-    extent_of,
-    packet_rows,
-    parse_frames,
-    parse_packets,
-    parse_streams,
-    rotation_of,
-)
+from splitstitch.frames import extent_of, packet_rows, parse_frames, parse_packets
+from splitstitch.media import bit_depth_of, parse_streams, rotation_of
 
 
 def rows(*packets: tuple[int | str, str]) -> list[tuple[str, str, str, str, str]]:

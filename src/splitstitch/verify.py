@@ -88,6 +88,11 @@ def _video_checks(src: MediaInfo, out: MediaInfo) -> list[Check]:
     return checks
 
 
+def _same_layout(a: str | None, b: str | None) -> bool:
+    """Layouts must match where both files name one (some containers store only a channel count)."""
+    return a is None or b is None or a == b
+
+
 def _audio_checks(src: MediaInfo, out: MediaInfo, plan: AudioPlan | None) -> list[Check]:
     wanted = len(plan.stream_indexes) if plan else 0
     checks = [Check("audio_tracks", len(out.audio) == wanted, f"{len(out.audio)} audio tracks, expected {wanted}")]
@@ -109,7 +114,7 @@ def _audio_checks(src: MediaInfo, out: MediaInfo, plan: AudioPlan | None) -> lis
                   f"starts {got_start * 1000:+.1f} ms from the video, source {exp_start * 1000:+.1f} ms"),
             Check(f"audio{n}_end_drift", abs(got_end - exp_end) <= AUDIO_TOLERANCE_S,
                   f"audio end vs video start {got_end:.4f} s, source {exp_end:.4f} s ({(got_end - exp_end) * 1000:+.1f} ms)"),
-            Check(f"audio{n}_channels", track.channels == src_track.channels,
+            Check(f"audio{n}_channels", track.channels == src_track.channels and _same_layout(track.channel_layout, src_track.channel_layout),
                   f"{track.channels} channels ({track.channel_layout}), source {src_track.channels} ({src_track.channel_layout})"),
         ]  # fmt: skip
     return checks

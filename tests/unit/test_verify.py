@@ -46,6 +46,8 @@ def test_audio_drift_and_missing_audio_fail() -> None:
     assert failed(replace(SRC, audio_extents=((1, 0.03, 10.0),))) == ["audio0_duration", "audio0_start_offset"]
     assert failed(replace(SRC, audio=(), audio_extents=())) == ["audio_tracks"]
     assert failed(replace(SRC, audio=(audio(channels=6),))) == ["audio0_channels"]
+    assert failed(replace(SRC, audio=(replace(audio(), channel_layout="2.0"),))) == ["audio0_channels"]
+    assert failed(replace(SRC, audio=(replace(audio(), channel_layout=None),))) == []
 
 
 def test_rotation_applied_twice_fails_orientation() -> None:

@@ -43,3 +43,23 @@ bench: setup
 
 clean:
 	rm -rf demo .pytest_cache .benchmarks .aws-sam build
+
+# AWS SAM: aws-sam-cli lives in its own venv (.venv-sam) because it pins boto3/cfn-lint below our dev pins.
+.PHONY: sam-validate sam-build layer
+SAM_VENV := .venv-sam
+SAM      := SAM_CLI_TELEMETRY=0 PYENV_VERSION=3.11.7:3.12.1:3.13.0 $(SAM_VENV)/bin/sam
+
+$(SAM_VENV)/.installed:
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet aws-sam-cli==1.170.0
+	touch $@
+
+sam-validate: $(SAM_VENV)/.installed
+	$(SAM) validate --lint
+
+sam-build: setup $(SAM_VENV)/.installed
+	$(SAM) build
+
+layer: sam-build
+	@echo "unzipped bytes (Lambda limit 262144000 per function incl. layers; + AWS's Powertools layer):"
+	@du -sb .aws-sam/build/FfmpegLayer .aws-sam/build/CoreLayer .aws-sam/build/*Function

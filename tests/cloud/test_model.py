@@ -1,0 +1,74 @@
+"""Pure parts of the cloud package: manifest round trip, job names, key layout, cost model, reasons."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from splitstitch.audio import plan_audio
+from splitstitch.codecs import output_format
+from splitstitch.inputs import open_source
+from splitstitch.manifest import JobManifest, media_from_dict, media_to_dict
+from splitstitch.plan import plan_segments
+from splitstitch.settings import Settings
+from splitstitch_cloud import cost, layout
+from splitstitch_cloud.jobs import failure_reason
+
+
+@pytest.mark.parametrize("kind", ["cfr", "vfr"])
+def test_media_and_manifest_round_trip_through_json(samples, kind: str) -> None:
+    info = open_source(samples(kind))
+    assert media_from_dict(json.loads(json.dumps(media_to_dict(info)))) == info
+    settings = Settings(segment_seconds=1)
+    plan = plan_segments(info, 1)
+    audio = plan_audio(info, settings, output_format("h264", Path("x.mp4")))
+    m = JobManifest("j", "uploads/a.mp4", "outputs/a.mp4", "source.mp4", settings, info, plan, audio, None, 1.0)
+    assert JobManifest.from_dict(json.loads(json.dumps(m.to_dict()))) == m
+
+
+def test_job_names_are_deterministic_sanitised_and_short() -> None:
+    a = layout.job_name("uploads/My Holiday (2024).mov", "abc")
+    assert (
+        a
+        == layout.job_name("uploads/My Holiday (2024).mov", "abc")
+        != layout.job_name("uploads/My Holiday (2024).mov", "abd")
+    )
+    assert a.startswith("My-Holiday-2024-") and len(a) <= 80
+    long = layout.job_name("uploads/" + "é" * 50 + "x" * 200 + ".mp4", "e")
+    assert len(long) <= 80 and all(c.isalnum() or c in "-_" for c in long)
+
+
+def test_keys() -> None:
+    assert layout.output_key("uploads/a/movie.mov", ".mp4") == "outputs/a/movie.mp4"
+    assert layout.report_key("outputs/a/movie.mp4") == "outputs/a/movie.report.json"
+    assert layout.work_key("j", layout.encoded_name(42)) == "work/j/enc_00042.mp4"
+
+
+def test_cost_model_matches_hand_arithmetic() -> None:
+    usage = cost.JobUsage(
+        (cost.Invocation("encode", 2048, 10.0), cost.Invocation("encode", 2048, 10.0, "arm64")), segments=2,
+        s3_puts=1000, s3_gets=1000, work_bytes=10**9, work_hours=730,
+    )  # fmt: skip
+    usd = cost.estimate(usage)["usd"]
+    assert usd["lambda_compute"] == pytest.approx(20 * 0.0000166667 + 20 * 0.0000133334, abs=1e-7)
+    assert usd["lambda_requests"] == pytest.approx(2 * 0.2e-6)
+    assert usd["step_functions"] == pytest.approx((4 + 2 * 2) * 0.000025)
+    assert usd["s3_requests"] == pytest.approx(0.005 + 0.0004)
+    assert usd["s3_storage"] == pytest.approx(0.023)
+    assert usd["total"] == pytest.approx(sum(v for k, v in usd.items() if k != "total"), abs=1e-7)
+
+
+@pytest.mark.parametrize(
+    ("error", "reason"),
+    [
+        ({"Error": "ToolError", "Cause": json.dumps({"errorType": "ToolError", "errorMessage": "x264 exit 1: bad"})},
+         "ToolError: x264 exit 1: bad"),
+        ({"Error": "States.Timeout", "Cause": "Task timed out\nsecond line"}, "States.Timeout: Task timed out"),
+        ({"Error": "States.ExceedToleratedFailureThreshold"}, "States.ExceedToleratedFailureThreshold: no details"),
+        (None, "unknown error"),
+    ],
+)  # fmt: skip
+def test_failure_reason_is_one_line(error, reason) -> None:
+    assert failure_reason(error) == reason

@@ -1,0 +1,76 @@
+"""`splitstitch cloud run` / `status` against a moto server on 127.0.0.1 holding the template's stack."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from splitstitch.cli import main
+from tests.cloud.conftest import FAST
+from tests.cloud.support import Stack, build_stack
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def server_stack(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Stack, str]]:
+    from moto.awslambda.models import LambdaFunction
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
+    server.start()
+    saved = dict(os.environ)
+    holder: dict[str, Stack] = {}
+    monkeypatch.setattr(
+        LambdaFunction, "_invoke_lambda", lambda self, event=None: holder["s"].invoke(self.function_name, event)
+    )
+    try:
+        os.environ.update({"AWS_ENDPOINT_URL": url, "MOTO_PORT": str(port)})
+        request = urllib.request.Request(f"{url}/moto-api/config", method="POST",
+                                         data=json.dumps({"stepfunctions": {"execute_state_machine": True}}).encode())  # fmt: skip
+        urllib.request.urlopen(request).read()
+        urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/reset", method="POST")).read()
+        urllib.request.urlopen(request).read()  # the backends are process-wide: start from a clean state
+        holder["s"] = build_stack(FAST)
+        os.environ.pop("AWS_ENDPOINT_URL")  # the CLI gets the endpoint from --endpoint-url
+        yield holder["s"], url
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        os.environ["AWS_ENDPOINT_URL"] = url  # handlers may still be finishing against the server
+        server.stop()
+        os.environ.pop("AWS_ENDPOINT_URL")
+
+
+def test_cloud_run_uploads_follows_and_downloads(server_stack, samples, tmp_path: Path, capsys) -> None:
+    stack, url = server_stack
+    os.environ["AWS_ENDPOINT_URL"] = url  # for the in-process handlers the server invokes
+    out = tmp_path / "movie.out.mp4"
+    code = main(["cloud", "run", str(samples("cfr")), "--bucket", stack.bucket, "--endpoint-url", url,
+                 "-o", str(out), "--timeout", "60"])  # fmt: skip
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert out.stat().st_size > 0 and str(out) in captured.out
+    assert "verified" in captured.err and "cost $" in captured.err and "Step Functions" in captured.err
+    (job_key,) = [k for k in stack.keys("jobs/")]
+    job = job_key[len("jobs/") : -len(".json")]
+    assert main(["cloud", "status", job, "--bucket", stack.bucket, "--endpoint-url", url]) == 0
+    assert json.loads(capsys.readouterr().out)["state"] == "succeeded"
+
+
+def test_cloud_status_of_an_unknown_job_is_one_line(server_stack, capsys) -> None:
+    stack, url = server_stack
+    assert main(["cloud", "status", "nope", "--bucket", stack.bucket, "--endpoint-url", url]) == 1
+    assert capsys.readouterr().err.strip().count("\n") == 0

@@ -1,0 +1,92 @@
+"""End to end in moto: the stack of template.yaml, a real upload, real ASL execution (Distributed Map with
+an S3 ItemReader, Retry, Catch), every Lambda routed to its in-process handler."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import boto3
+
+from splitstitch.inputs import open_source
+from splitstitch_cloud import layout
+from tests.cloud.support import Stack
+
+
+def upload(stack: Stack, path: Path, key: str) -> str:
+    """Put an upload: the S3 notification runs the split handler, which starts the execution."""
+    stack.s3.put_object(Bucket=stack.bucket, Key=key, Body=path.read_bytes())
+    etag = stack.s3.head_object(Bucket=stack.bucket, Key=key)["ETag"].strip('"')
+    return layout.job_name(key, etag)
+
+
+def encodes(stack: Stack, index: int | None = None) -> int:
+    return sum(1 for fn, ev in stack.invocations
+               if fn == "EncodeSegmentFunction" and (index is None or ev.get("index") == index))  # fmt: skip
+
+
+def test_upload_gives_a_verified_output(running_stack: Stack, samples, tmp_path: Path) -> None:
+    job = upload(running_stack, samples("cfr"), "uploads/movie.mp4")
+    execution = running_stack.wait(job)
+    assert execution["status"] == "SUCCEEDED", execution
+    status = running_stack.json(layout.status_key(job))
+    assert status["state"] == "succeeded" and status["segments"] >= 2
+    assert encodes(running_stack) == status["segments"]
+    assert set(running_stack.keys("outputs/")) == {"outputs/movie.mp4", "outputs/movie.report.json"}
+    report = running_stack.json("outputs/movie.report.json")
+    assert report["status"] == "succeeded" and len(report["plan"]["segments"]) == status["segments"]
+    assert status["cost"]["quantities"]["lambda_requests"] == status["segments"] + 2
+    assert running_stack.keys(layout.work_prefix(job)) == []
+    out = tmp_path / "movie.mp4"
+    running_stack.s3.download_file(running_stack.bucket, "outputs/movie.mp4", str(out))
+    assert open_source(out).frames.count == open_source(samples("cfr")).frames.count
+
+
+def test_decode_path_job(running_stack: Stack, samples) -> None:
+    """An open-GOP source goes the frame-accurate path: every encoder reads the source itself."""
+    job = upload(running_stack, samples("open_gop"), "uploads/open.mp4")
+    assert running_stack.wait(job)["status"] == "SUCCEEDED"
+    status = running_stack.json(layout.status_key(job))
+    assert status["state"] == "succeeded" and status["split_path"] == "decode" and status["segments"] >= 2
+    assert running_stack.keys(layout.work_prefix(job)) == []
+
+
+def test_a_segment_that_fails_once_is_retried(running_stack: Stack, samples) -> None:
+    running_stack.faults[("EncodeSegmentFunction", 1)] = 1
+    job = upload(running_stack, samples("cfr"), "uploads/retry.mp4")
+    assert running_stack.wait(job)["status"] == "SUCCEEDED"
+    assert encodes(running_stack, 1) == 2 and encodes(running_stack, 0) == 1
+    assert running_stack.json(layout.status_key(job))["state"] == "succeeded"
+
+
+def test_a_segment_that_keeps_failing_fails_the_job(running_stack: Stack, samples) -> None:
+    running_stack.faults[("EncodeSegmentFunction", 0)] = 10
+    job = upload(running_stack, samples("cfr"), "uploads/doomed.mp4")
+    execution = running_stack.wait(job)
+    assert execution["status"] == "FAILED" and execution.get("error") == "TranscodeFailed"
+    status = running_stack.json(layout.status_key(job))
+    assert status["state"] == "failed" and status["reason"], status
+    assert running_stack.keys("outputs/") == []
+
+
+def test_corrupt_upload_is_a_failed_job_with_a_reason(running_stack: Stack, tmp_path: Path) -> None:
+    bad = tmp_path / "corrupt.mp4"
+    bad.write_bytes(b"\x00\x00\x00\x20ftypisom" + b"\x17" * 5000)
+    job = upload(running_stack, bad, "uploads/corrupt.mp4")
+    status = running_stack.json(layout.status_key(job))
+    assert status["state"] == "failed"
+    assert status["reason"].startswith("uploads/corrupt.mp4: ") and "\n" not in status["reason"], status
+    assert running_stack.sfn.list_executions(stateMachineArn=running_stack.state_machine_arn)["executions"] == []
+    assert running_stack.keys("outputs/") == []
+
+
+def test_the_same_event_twice_runs_one_job(running_stack: Stack, samples) -> None:
+    job = upload(running_stack, samples("cfr"), "uploads/twice.mp4")
+    s3_event = next(ev for fn, ev in running_stack.invocations if fn == "SplitFunction")
+    lam = boto3.client("lambda", region_name="us-east-1")
+    again = lam.invoke(FunctionName=running_stack.functions["SplitFunction"], Payload=json.dumps(s3_event))
+    assert json.loads(again["Payload"].read())["jobs"][0] == {"job": job, "state": "duplicate", "segments": 0}
+    assert running_stack.wait(job)["status"] == "SUCCEEDED"
+    executions = running_stack.sfn.list_executions(stateMachineArn=running_stack.state_machine_arn)["executions"]
+    assert [e["name"] for e in executions] == [job]
+    assert running_stack.keys("jobs/") == [layout.status_key(job)]

@@ -10,19 +10,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
-from splitstitch.errors import SplitstitchError, UsageError
-from splitstitch_cloud import layout
 from splitstitch_cloud.jobs import FAILED, SUCCEEDED, read_status
-from splitstitch_cloud.steps import SETTINGS_METADATA
-from splitstitch_cloud.storage import S3Store, client
-
-
-class CloudError(SplitstitchError):
-    """The stack, the bucket or the job could not be found, or the job failed."""
+from splitstitch_cloud.run import CloudError, open_store, run_job
+from splitstitch_cloud.storage import S3Store
 
 
 def add_cloud(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -56,55 +49,37 @@ def add_cloud(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg
 
 
 def store_for(args: argparse.Namespace) -> S3Store:
-    s3 = client("s3", args.endpoint_url, args.region)
-    if args.bucket:
-        return S3Store(args.bucket, s3)
-    cfn = client("cloudformation", args.endpoint_url, args.region)
-    try:
-        outputs = cfn.describe_stacks(StackName=args.stack)["Stacks"][0].get("Outputs", [])
-    except cfn.exceptions.ClientError as exc:
-        raise CloudError(f"stack {args.stack}: {exc.response['Error']['Message']}") from None
-    bucket = next((o["OutputValue"] for o in outputs if o["OutputKey"] == "BucketName"), None)
-    if not bucket:
-        raise CloudError(f"stack {args.stack}: no BucketName output (deploy template.yaml, or pass --bucket)")
-    return S3Store(bucket, s3)
+    return open_store(args.stack, bucket=args.bucket, endpoint_url=args.endpoint_url, region=args.region)
 
 
-def settings_metadata(args: argparse.Namespace) -> dict[str, str]:
+def chosen_settings(args: argparse.Namespace) -> dict[str, Any]:
     wanted = {"codec": args.codec, "crf": args.crf, "preset": args.preset, "height": args.height,
               "segment_seconds": args.segment_seconds}  # fmt: skip
-    chosen = {k: v for k, v in wanted.items() if v is not None}
-    return {SETTINGS_METADATA: json.dumps(chosen)} if chosen else {}
+    return {k: v for k, v in wanted.items() if v is not None}
 
 
-def follow(store: S3Store, job: str, timeout: float, quiet: bool) -> dict[str, Any]:
-    """Poll the job status; the bar counts encoded segments in work/<job>/."""
-    bar = None
-    if not quiet:
-        from tqdm import tqdm
+class JobProgress:
+    """A progress bar fed by `run.follow`'s polls: the job state and encoded segments out of total."""
 
-        bar = tqdm(total=1, unit="seg", file=sys.stderr, bar_format="{desc:<8} {bar} {n_fmt}/{total_fmt} [{elapsed}]")
-    deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline:
-            status = read_status(store, job) or {"state": "waiting"}
-            if bar is not None:
-                bar.set_description_str(status["state"])
-                bar.total = max(int(status.get("segments", 1)), 1)
-                if status["state"] == "running":
-                    bar.n = sum(
-                        1 for k in store.keys(layout.work_prefix(job)) if k.rsplit("/", 1)[-1].startswith("enc_")
-                    )
-                elif status["state"] == SUCCEEDED:
-                    bar.n = bar.total
-                bar.refresh()
-            if status["state"] in (SUCCEEDED, FAILED):
-                return status
-            time.sleep(1.0)
-    finally:
-        if bar is not None:
-            bar.close()
-    raise CloudError(f"job {job}: still not finished after {timeout:.0f} s (see `splitstitch cloud status {job}`)")
+    def __init__(self, enabled: bool) -> None:
+        self.bar = None
+        if enabled:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=1, unit="seg", file=sys.stderr, leave=False,
+                            bar_format="{desc:<8} {bar} {n_fmt}/{total_fmt} [{elapsed}]")  # fmt: skip
+
+    def __call__(self, status: dict[str, Any], encoded: int) -> None:
+        if self.bar is None:
+            return
+        self.bar.set_description_str(status["state"])
+        self.bar.total = max(int(status.get("segments", 1)), 1)
+        self.bar.n = self.bar.total if status["state"] == SUCCEEDED else encoded
+        self.bar.refresh()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
 def format_cost(cost: dict[str, Any]) -> str:
@@ -116,24 +91,19 @@ def format_cost(cost: dict[str, Any]) -> str:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    if not args.source.is_file():
-        raise UsageError(f"{args.source}: no such file")
-    store = store_for(args)
-    key = layout.UPLOADS + (args.key or args.source.name)
-    store.s3.upload_file(str(args.source), store.bucket, key, ExtraArgs={"Metadata": settings_metadata(args)})
-    head = store.head(key)
-    job = layout.job_name(key, head.get("VersionId") or head["ETag"].strip('"'))
+    progress = JobProgress(enabled=not args.quiet)
+    try:
+        result = run_job(args.source, args.stack, endpoint_url=args.endpoint_url, region=args.region,
+                         bucket=args.bucket, output=args.output, key=args.key, settings=chosen_settings(args),
+                         timeout=args.timeout, on_poll=progress)  # fmt: skip
+    finally:
+        progress.close()
+    status = result["status"]
+    print(result["output"])
     if not args.quiet:
-        print(f"uploaded s3://{store.bucket}/{key}; job {job}", file=sys.stderr)
-    status = follow(store, job, args.timeout, args.quiet)
-    if status["state"] == FAILED:
-        raise CloudError(f"job {job} failed: {status.get('reason', 'no reason recorded')}")
-    output = args.output or Path(f"{args.source.stem}.out{Path(status['output_key']).suffix}")
-    store.download(status["output_key"], output)
-    print(output)
-    if not args.quiet:
-        print(f"{status['segments']} segments ({status['split_path']} split), verified, "
-              f"{status['timings_s']['total']:.1f} s; {format_cost(status['cost'])}", file=sys.stderr)  # fmt: skip
+        print(f"job {result['job']}: {status['segments']} segments ({status['split_path']} split), verified, "
+              f"{status['timings_s']['total']:.1f} s in the cloud, {result['client_seconds']:.1f} s here; "
+              f"{format_cost(status['cost'])}", file=sys.stderr)  # fmt: skip
     return 0
 
 

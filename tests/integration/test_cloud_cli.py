@@ -74,3 +74,27 @@ def test_cloud_status_of_an_unknown_job_is_one_line(server_stack, capsys) -> Non
     stack, url = server_stack
     assert main(["cloud", "status", "nope", "--bucket", stack.bucket, "--endpoint-url", url]) == 1
     assert capsys.readouterr().err.strip().count("\n") == 0
+
+
+def test_bench_aws_runtime_times_a_job_on_the_stack(server_stack, samples, tmp_path: Path) -> None:
+    """`splitstitch bench --runtimes aws:STACK`: the stack is found by name (its BucketName output), the job
+    is timed from upload to downloaded output, and the figure is marked measured."""
+    import boto3
+
+    stack, url = server_stack
+    os.environ["AWS_ENDPOINT_URL"] = url
+    outputs_only = {
+        "Resources": {"Handle": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},
+        "Outputs": {"BucketName": {"Value": stack.bucket}},
+    }
+    boto3.client("cloudformation", endpoint_url=url).create_stack(
+        StackName="benchstack", TemplateBody=json.dumps(outputs_only)
+    )
+    report = tmp_path / "bench.json"
+    code = main(["bench", str(samples("cfr")), "--runtimes", "laptop,aws:benchstack", "--endpoint-url", url,
+                 "--json", str(report), "--preset", "ultrafast"])  # fmt: skip
+    assert code == 0
+    data = json.loads(report.read_text())
+    aws = next(r for r in data["runtimes"] if r["name"] == "aws:benchstack")
+    assert aws["measured"] is True and aws["seconds"] > 0 and aws["cost_usd"] > 0
+    assert aws["assumptions"]["job"]["status"]["state"] == "succeeded"

@@ -110,7 +110,7 @@ def lambda_entry(spec: RuntimeSpec, ctx: dict[str, Any], overrides: dict[str, An
 def cloud_run_job() -> Callable[..., Any]:
     """`splitstitch_cloud.run.run_job(source, stack, *, endpoint_url)`, imported only when asked for."""
     try:
-        from splitstitch_cloud.run import run_job  # type: ignore[import-not-found]
+        from splitstitch_cloud.run import run_job
     except ImportError:
         raise UsageError("aws runtime needs the cloud package (splitstitch_cloud.run.run_job)") from None
     return run_job

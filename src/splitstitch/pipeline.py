@@ -153,8 +153,9 @@ def transcode(
         progress("verify", 0, 1)
         with timer.stage("verify"):
             verification = verify_output(info, partial, audio, [Path(e.path) for e in encoded])
-        timer.add("total", time.perf_counter() - started)
         report = build_report(info, partial, output, settings, plan, audio, encoded, timer, verification, workers)
+        timer.add("total", time.perf_counter() - started)  # the report's own probe of the output included
+        report["timings_s"] = timer.as_dict()
         if not verification.ok:
             raise VerificationError(verification.failed(), report)
         os.replace(partial, output)
@@ -189,6 +190,7 @@ def build_report(
                  "segments": segments},
         "audio": audio.to_dict() if audio else None,
         "timings_s": timer.as_dict(),
+        "cpu_seconds": timer.cpu_dict(),  # of the ffmpeg/ffprobe processes each stage ran
         "verification": verification.to_dict(),
     }  # fmt: skip
 

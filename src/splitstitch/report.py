@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,25 +17,39 @@ from splitstitch.media import MediaInfo
 STAGES = ("probe", "plan", "split", "encode", "audio", "stitch", "verify", "total")
 
 
+def children_cpu_seconds() -> float:
+    """CPU seconds (user + system) of every child process that has ended: ffmpeg/ffprobe runs."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 @dataclass
 class StageTimer:
-    """Wall seconds per stage; `audio` runs inside the encode pool, so it overlaps `encode`."""
+    """Wall seconds per stage and the CPU seconds its ffmpeg/ffprobe children used.
+
+    `audio` runs inside the encode pool, so its wall time overlaps `encode` (and its CPU is counted there).
+    """
 
     seconds: dict[str, float] = field(default_factory=dict)
+    cpu_seconds: dict[str, float] = field(default_factory=dict)
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), children_cpu_seconds()
         try:
             yield
         finally:
             self.add(name, time.perf_counter() - started)
+            self.cpu_seconds[name] = round(self.cpu_seconds.get(name, 0.0) + children_cpu_seconds() - cpu, 4)
 
     def add(self, name: str, seconds: float) -> None:
         self.seconds[name] = round(self.seconds.get(name, 0.0) + seconds, 4)
 
     def as_dict(self) -> dict[str, float]:
         return {name: self.seconds.get(name, 0.0) for name in STAGES}
+
+    def cpu_dict(self) -> dict[str, float]:
+        return {name: self.cpu_seconds[name] for name in STAGES if name in self.cpu_seconds}
 
 
 def describe(info: MediaInfo) -> dict[str, Any]:

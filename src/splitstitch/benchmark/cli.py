@@ -34,7 +34,12 @@ def add_bench(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg
     p.add_argument("--crf", type=int)
     p.add_argument("--preset", choices=X264_PRESETS, default="medium")
     p.add_argument("--segment-seconds", type=float, default=10.0)
-    p.add_argument("--lambda-concurrency", type=int, default=40, help="Map concurrency cap (default 40, inline Map)")
+    p.add_argument(
+        "--lambda-concurrency",
+        type=int,
+        default=200,
+        help="Map concurrency cap (default 200, the template's MaxConcurrency)",
+    )
     p.add_argument("--cold-start", type=float, default=1.5, help="assumed seconds per cold Lambda (default 1.5)")
     p.add_argument("--s3-mbps", type=float, default=90.0, help="assumed MB/s per S3 stream (default 90)")
     p.add_argument("--sfn-overhead", type=float, default=0.1, help="assumed seconds per Step Functions state")

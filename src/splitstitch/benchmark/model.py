@@ -120,7 +120,7 @@ class LambdaAssumptions:
     memory_mb: int
     vcpus: float | None  # None: segment times as measured on this machine (calibration)
     thread_efficiency: float  # measured here (2 threads vs 1 on one segment), clamped to 0..1
-    concurrency_cap: int = 40  # Step Functions inline Map (FACTS.md); a Distributed Map goes to 10,000
+    concurrency_cap: int = 200  # template.yaml MaxConcurrency default (Distributed Map: up to 10,000)
     cold_start_s: float = 1.5  # assumed: Python runtime + ffmpeg layer init, once per concurrent Lambda
     s3_mb_per_s: float | None = 90.0  # assumed: one S3 stream from one Lambda
     sfn_state_s: float = 0.1  # assumed: Step Functions latency per state (and per Map iteration)

@@ -13,7 +13,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,16 @@ class JobResult:
 
 def _noop(stage: str, done: int, total: int) -> None:
     return None
+
+
+def spare_cores_to_encoders(settings: Settings, workers: int, segments: int) -> Settings:
+    """Fewer segments than workers (short or long-GOP sources) would leave cores idle: give every encoder
+    the same larger thread count instead, so the parameters stay identical across segments."""
+    threads = max(settings.encoder_threads, workers // max(segments, 1))
+    if threads != settings.encoder_threads:
+        log.info("%d segments for %d workers: %d encoder threads each", segments, workers, threads)
+        return replace(settings, encoder_threads=threads)
+    return settings
 
 
 def check_paths(source: Path, output: Path) -> None:
@@ -137,6 +147,7 @@ def transcode(
         with timer.stage("plan"):
             plan = plan_segments(info, settings.segment_seconds)
             audio = plan_audio(info, settings, fmt)
+            settings = spare_cores_to_encoders(settings, workers, len(plan.segments))
         segment_files = None
         progress("split", 0, len(plan.segments))
         with timer.stage("split"):

@@ -74,3 +74,11 @@ def test_plan_round_trips_through_dict() -> None:
 def test_non_positive_target_is_rejected() -> None:
     with pytest.raises(ValueError):
         plan_segments(media(), 0)
+
+
+@pytest.mark.parametrize(("workers", "segments", "threads"), [(2, 1, 2), (8, 3, 2), (2, 6, 1), (4, 4, 1), (1, 1, 1)])
+def test_spare_cores_go_to_encoders_when_segments_are_few(workers: int, segments: int, threads: int) -> None:
+    from splitstitch.pipeline import spare_cores_to_encoders
+    from splitstitch.settings import Settings
+
+    assert spare_cores_to_encoders(Settings(), workers, segments).encoder_threads == threads

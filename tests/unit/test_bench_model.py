@@ -146,3 +146,9 @@ def test_unlimited_mode_bills_surplus() -> None:
     r = burst_seconds(3600.0, 2, 2.0, t3)
     assert r.seconds == 3600.0
     assert r.surplus_credits == pytest.approx(120 - 36)
+
+
+def test_calibration_mirrors_the_pipeline_giving_spare_cores_to_few_segments() -> None:
+    assert calibration_assumptions(0.8, workers=2, segments=6).vcpus is None  # as measured, one thread each
+    assert calibration_assumptions(0.8, workers=2, segments=1).vcpus == 2.0  # one encoder on both cores
+    assert calibration_assumptions(0.8, workers=8, segments=3).vcpus == 2.0

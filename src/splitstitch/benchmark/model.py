@@ -183,11 +183,13 @@ def lambda_timeline(stages: StageTimes, segments: list[SegmentMeasure], a: Lambd
     )
 
 
-def calibration_assumptions(thread_efficiency: float, workers: int = 2) -> LambdaAssumptions:
-    """The Lambda model shrunk to this machine: `workers` single-thread encoders with the segment times
-    measured at that concurrency, no network, no cold starts, no Step Functions."""
+def calibration_assumptions(thread_efficiency: float, workers: int = 2, segments: int = 2) -> LambdaAssumptions:
+    """The Lambda model shrunk to this machine: `workers` encoders with the segment times measured at that
+    concurrency, no network, no cold starts, no Step Functions. Like the local pipeline, fewer segments than
+    workers give each encoder `workers // segments` cores (through the measured thread efficiency)."""
+    share = workers // max(segments, 1)
     return LambdaAssumptions(
-        memory_mb=1769, vcpus=None, thread_efficiency=thread_efficiency, concurrency_cap=workers, cold_start_s=0.0,
+        memory_mb=1769, vcpus=float(share) if share > 1 else None, thread_efficiency=thread_efficiency, concurrency_cap=workers, cold_start_s=0.0,
         s3_mb_per_s=None, sfn_state_s=0.0, notes="calibration: this machine's concurrency, no overheads",
     )  # fmt: skip
 

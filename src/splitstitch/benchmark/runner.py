@@ -129,7 +129,7 @@ def aws_entry(spec: RuntimeSpec, ctx: dict[str, Any], endpoint_url: str | None) 
 
 def calibration(ctx: dict[str, Any]) -> dict[str, Any]:
     workers = len(ctx["cpus"])
-    a = model.calibration_assumptions(ctx["segs"].thread_efficiency, workers)
+    a = model.calibration_assumptions(ctx["segs"].thread_efficiency, workers, len(ctx["segs"].segments))
     predicted = model.lambda_timeline(ctx["stages"], ctx["segs"].segments, a).total_s
     measured = ctx["local"].seconds
     error = (predicted - measured) / measured

@@ -96,7 +96,13 @@ def bar_chart(results: list[dict[str, Any]], path: Path, labels: list[str] | Non
                 bar.set_hatch("//")
     ax.set_xticks([g + 0.4 - width / 2 for g in range(len(results))], labels, fontsize=8)
     ax.set_ylabel("seconds (hatched: modeled)")
-    ax.set_yscale("log" if len(results) > 1 else "linear")
+    if len(results) > 1:
+        from matplotlib.ticker import FuncFormatter
+
+        ax.set_yscale("log")  # jobs differ by orders of magnitude; plain seconds on the ticks
+        plain = FuncFormatter(lambda value, _: f"{value:g}")
+        ax.yaxis.set_major_formatter(plain)
+        ax.yaxis.set_minor_formatter(plain)
     ax.legend(fontsize=8)
     ax.set_title("splitstitch bench: wall seconds per job")
     fig.tight_layout()

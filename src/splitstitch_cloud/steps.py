@@ -181,6 +181,10 @@ def job_cost(m: JobManifest, status: dict[str, Any], metas: list[dict[str, str]]
     return cost.estimate(usage)
 
 
+CONTENT_TYPES = {".mp4": "video/mp4", ".m4v": "video/mp4", ".mov": "video/quicktime", ".mkv": "video/x-matroska",
+                 ".webm": "video/webm"}  # fmt: skip
+
+
 def stitch_job(store: S3Store, job: str, tmp: Path, memory_mb: int) -> dict[str, Any]:
     """Stitch step: concat + audio mux + the core's verification; output, report and status; work/ removed."""
     began = time.perf_counter()
@@ -200,7 +204,8 @@ def stitch_job(store: S3Store, job: str, tmp: Path, memory_mb: int) -> dict[str,
     with timer.stage("stitch"):
         stitch_segments(m.plan, [Path(e.path) for e in encoded], audio_input, m.settings.codec, fmt, partial)
     with timer.stage("verify"):
-        verification = verify_output(m.info, partial, m.audio)
+        # each encode Lambda decoded its own segment; here: packet identity with them + audio decode
+        verification = verify_output(m.info, partial, m.audio, [Path(e.path) for e in encoded])
     status = read_status(store, job) or {}
     timer.add("total", time.time() - status.get("created", time.time()))
     report = build_report(m.info, partial, Path(m.output_key), m.settings, m.plan, m.audio, encoded, timer,
@@ -208,7 +213,7 @@ def stitch_job(store: S3Store, job: str, tmp: Path, memory_mb: int) -> dict[str,
     report["output"]["path"] = f"s3://{store.bucket}/{m.output_key}"
     if not verification.ok:
         raise VerificationError(verification.failed(), report)
-    store.upload(partial, m.output_key, "video/mp4")
+    store.upload(partial, m.output_key, CONTENT_TYPES.get(fmt.extension, "application/octet-stream"))
     report_key = layout.report_key(m.output_key)
     work_bytes = sum(e.bytes for e in encoded) + partial.stat().st_size
     hours = (time.time() - m.created) / 3600

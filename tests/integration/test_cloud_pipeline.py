@@ -11,6 +11,7 @@ import boto3
 from splitstitch.inputs import open_source
 from splitstitch_cloud import layout
 from tests.cloud.support import Stack
+from tests.probe import decode_warnings, decoded_frames
 
 
 def upload(stack: Stack, path: Path, key: str) -> str:
@@ -35,11 +36,14 @@ def test_upload_gives_a_verified_output(running_stack: Stack, samples, tmp_path:
     assert set(running_stack.keys("outputs/")) == {"outputs/movie.mp4", "outputs/movie.report.json"}
     report = running_stack.json("outputs/movie.report.json")
     assert report["status"] == "succeeded" and len(report["plan"]["segments"]) == status["segments"]
+    checks = {c["name"]: c["ok"] for c in report["verification"]["checks"]}
+    assert checks["video_is_verified_segments"] and checks["audio_decodes_cleanly"] and all(checks.values())
     assert status["cost"]["quantities"]["lambda_requests"] == status["segments"] + 2
     assert running_stack.keys(layout.work_prefix(job)) == []
     out = tmp_path / "movie.mp4"
     running_stack.s3.download_file(running_stack.bucket, "outputs/movie.mp4", str(out))
     assert open_source(out).frames.count == open_source(samples("cfr")).frames.count
+    assert decoded_frames(out) == decoded_frames(samples("cfr")) and decode_warnings(out) == ""  # own ffprobe
 
 
 def test_decode_path_job(running_stack: Stack, samples) -> None:

@@ -164,9 +164,8 @@ def transcode(
         progress("verify", 0, 1)
         with timer.stage("verify"):
             verification = verify_output(info, partial, audio, [Path(e.path) for e in encoded])
+        timer.add("total", time.perf_counter() - started)
         report = build_report(info, partial, output, settings, plan, audio, encoded, timer, verification, workers)
-        timer.add("total", time.perf_counter() - started)  # the report's own probe of the output included
-        report["timings_s"] = timer.as_dict()
         if not verification.ok:
             raise VerificationError(verification.failed(), report)
         os.replace(partial, output)
@@ -180,7 +179,8 @@ def build_report(
     info: MediaInfo, written: Path, output: Path, settings: Settings, plan: Plan, audio: AudioPlan | None,
     encoded: list[EncodedSegment], timer: StageTimer, verification: Verification, workers: int,
 ) -> dict[str, Any]:  # fmt: skip
-    out_info = describe(probe_streams(written)) | {"path": str(output)}
+    # the output as verification probed it; probed here only for a Verification made without one
+    out_info = describe(verification.output or probe_streams(written)) | {"path": str(output)}
     by_index = {e.index: e for e in encoded}
     segments = [
         {"index": s.index, "start_s": round(s.start_seconds, 6), "duration_s": round(s.duration_seconds, 6),

@@ -7,7 +7,7 @@ its own. A failed check is an error for the caller, never a warning.
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ class Check:
 @dataclass(frozen=True)
 class Verification:
     checks: tuple[Check, ...]
+    output: MediaInfo | None = field(default=None, compare=False, repr=False)  # the probe the checks came from
 
     @property
     def ok(self) -> bool:
@@ -208,7 +209,7 @@ def verify_output(
     else:
         decoding = [decode_check(output, codec)]
     checks = [*compare(src, out, audio_plan), *decoding]
-    result = Verification(tuple(checks))
+    result = Verification(tuple(checks), out)
     for c in checks:
         log.info("verify %-22s %s  %s", c.name, "ok" if c.ok else "FAILED", c.detail)
     return result

@@ -68,3 +68,8 @@ def ffprobe_json(args: list[str], *, timeout: float = DEFAULT_TIMEOUT_S) -> dict
         return json.loads(out or "{}")
     except json.JSONDecodeError as exc:
         raise ToolError(ffprobe_argv(args), 0, f"unreadable ffprobe JSON: {exc}") from None
+
+
+def compact_records(text: str) -> list[dict[str, str]]:
+    """ffprobe `-of compact=p=0` output: one `key=value|key=value` record per line, keys in any order."""
+    return [dict(part.split("=", 1) for part in line.strip().split("|") if "=" in part) for line in text.splitlines()]

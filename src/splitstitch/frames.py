@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
+from splitstitch.ffmpeg import compact_records
+
 PacketRow = tuple[str, str, str, str, str]  # pts, duration, flags, pos, size as ffprobe prints them
 
 
@@ -54,8 +56,7 @@ def _safe_cut_flags(pts: list[int], keyframe: list[bool]) -> list[bool]:
 def packet_rows(text: str) -> dict[int, list[PacketRow]]:
     """ffprobe `-of compact=p=0` packet lines (`key=value|...`, any order), grouped by stream, in file order."""
     rows: dict[int, list[PacketRow]] = {}
-    for line in text.splitlines():
-        fields = dict(part.split("=", 1) for part in line.strip().split("|") if "=" in part)
+    for fields in compact_records(text):
         index = fields.get("stream_index", "")
         if index.isdigit():
             row = tuple(fields.get(k, "N/A") for k in ("pts", "duration", "flags", "pos", "size"))

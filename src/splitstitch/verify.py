@@ -14,7 +14,7 @@ from typing import Any
 from splitstitch.audio import AudioPlan
 from splitstitch.binaries import AV1_DECODER_ENV, binaries, decoder_ffmpeg
 from splitstitch.errors import ToolError
-from splitstitch.ffmpeg import run_ffmpeg, run_ffprobe
+from splitstitch.ffmpeg import compact_records, run_ffmpeg, run_ffprobe
 from splitstitch.media import MediaInfo, probe_frames, probe_streams
 
 log = logging.getLogger(__name__)
@@ -159,8 +159,7 @@ def video_fingerprint(path: Path, timeout: float = 600.0) -> tuple[str, list[str
          "packet=size,data_hash:stream=extradata_hash", "-of", "compact=p=0", f"file:{path.resolve()}"], timeout=timeout,
     ).stdout  # fmt: skip
     packets, extradata = [], ""
-    for line in text.splitlines():
-        fields = dict(part.split("=", 1) for part in line.split("|") if "=" in part)
+    for fields in compact_records(text):
         if "extradata_hash" in fields:
             extradata = fields["extradata_hash"]
         elif "size" in fields:

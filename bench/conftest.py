@@ -9,7 +9,7 @@ import pytest
 
 from splitstitch.audio import AudioPlan, audio_args, plan_audio
 from splitstitch.codecs import output_format
-from splitstitch.encode import encode_segment
+from splitstitch.encode import encode_segment, encoded_name
 from splitstitch.ffmpeg import run_ffmpeg
 from splitstitch.inputs import open_source
 from splitstitch.media import MediaInfo
@@ -51,7 +51,7 @@ def staged(tmp_path_factory: pytest.TempPathFactory) -> Staged:
     enc_dir.mkdir()
     encoded = []
     for seg in plan.segments:
-        out = enc_dir / f"enc_{seg.name}.mp4"
+        out = enc_dir / encoded_name(seg.index)
         encode_segment(settings, info.video, seg, segment_file=files[seg.index] if files else None, source=source,
                        source_start=info.start_time, output=out)  # fmt: skip
         encoded.append(out)

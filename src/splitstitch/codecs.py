@@ -24,6 +24,7 @@ X264_PRESETS = (
 )
 
 ENCODER = {"h264": "libx264", "h265": "libx265", "vp9": "libvpx-vp9", "av1": "libsvtav1"}
+PROBE_CODEC = {"h264": "h264", "h265": "hevc", "vp9": "vp9", "av1": "av1"}  # what ffprobe calls each
 DEFAULT_CRF = {"h264": 23, "h265": 28, "vp9": 32, "av1": 35}
 # x264 preset names mapped onto libvpx `-cpu-used` (deadline good) and SVT-AV1 `-preset`, fastest first.
 VP9_CPU_USED = dict(zip(X264_PRESETS, (5, 5, 4, 4, 3, 2, 1, 1, 0, 0), strict=True))

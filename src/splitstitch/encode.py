@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
-from splitstitch.codecs import ENCODER, SVT_PRESET, VP9_CPU_USED
+from splitstitch.codecs import ENCODER, PROBE_CODEC, SVT_PRESET, VP9_CPU_USED
 from splitstitch.command import compile_args, filter_chain, input_stream
 from splitstitch.errors import SegmentMismatchError
 from splitstitch.ffmpeg import run_ffmpeg, run_ffprobe
@@ -29,8 +29,9 @@ SEGMENT_MUXER = "mp4"  # holds h264, hevc, vp9 and av1 with exact time bases
 ROTATION_FILTERS = {90: "transpose=cclock", 180: "hflip,vflip", 270: "transpose=clock"}
 
 
-# `settings.codec` -> ffprobe's codec name, to pick a decoder for the segment check
-PROBE_CODEC = {"h264": "h264", "h265": "hevc", "vp9": "vp9", "av1": "av1"}
+def encoded_name(index: int) -> str:
+    """The file name of an encoded segment, locally and in the cloud's work/<job>/."""
+    return f"enc_{index:05d}.mp4"
 
 
 @dataclass(frozen=True)

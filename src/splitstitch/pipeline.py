@@ -20,7 +20,7 @@ from typing import Any
 from splitstitch import __version__
 from splitstitch.audio import AudioPlan, audio_args, plan_audio
 from splitstitch.codecs import output_format
-from splitstitch.encode import EncodedSegment, encode_segment
+from splitstitch.encode import EncodedSegment, encode_segment, encoded_name
 from splitstitch.errors import ToolError, UsageError, VerificationError
 from splitstitch.ffmpeg import run_ffmpeg
 from splitstitch.inputs import Limits, open_source
@@ -103,7 +103,7 @@ def _run_pool(
         futures: list[Future[Any]] = [pool.submit(audio_job)] if audio else []
         for segment in plan.longest_first():
             source_file = segment_files[segment.index] if segment_files else None
-            out = work / f"enc_{segment.name}.mp4"
+            out = work / encoded_name(segment.index)
             futures.append(pool.submit(_encode_with_retry, settings, info, segment, source_file, out))
         pending = set(futures)
         try:

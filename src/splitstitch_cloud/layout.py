@@ -28,19 +28,15 @@ def work_prefix(job: str) -> str:
 
 
 def manifest_key(job: str) -> str:
-    return f"{work_prefix(job)}manifest.json"
+    return work_key(job, "manifest.json")
 
 
 def items_key(job: str) -> str:
-    return f"{work_prefix(job)}items.json"
+    return work_key(job, "items.json")
 
 
 def work_key(job: str, file_name: str) -> str:
     return f"{work_prefix(job)}{file_name}"
-
-
-def encoded_name(index: int) -> str:
-    return f"enc_{index:05d}.mp4"
 
 
 def status_key(job: str) -> str:

@@ -16,7 +16,7 @@ from typing import Any
 
 from splitstitch.audio import audio_args, plan_audio
 from splitstitch.codecs import output_format
-from splitstitch.encode import EncodedSegment, encode_segment
+from splitstitch.encode import EncodedSegment, encode_segment, encoded_name
 from splitstitch.errors import SplitstitchError, UsageError, VerificationError
 from splitstitch.ffmpeg import run_ffmpeg
 from splitstitch.inputs import open_source
@@ -134,7 +134,7 @@ def encode_one(store: S3Store, job: str, index: int, tmp: Path, memory_mb: int) 
         source = segment_file
     else:  # decode path: every encoder reads (and so downloads) the source; see docs/cloud.md for the cost
         segment_file, source = None, store.download(m.source_key, tmp / m.source_name)
-    out = tmp / layout.encoded_name(index)
+    out = tmp / encoded_name(index)
     encoded = encode_segment(m.settings, m.info.video, segment, segment_file=segment_file, source=source,
                              source_start=m.info.start_time, output=out)  # fmt: skip
     metadata = {"encoded": json.dumps({k: v for k, v in asdict(encoded).items() if k != "path"}),
@@ -144,7 +144,7 @@ def encode_one(store: S3Store, job: str, index: int, tmp: Path, memory_mb: int) 
 
 
 def _download_encoded(store: S3Store, job: str, index: int, folder: Path) -> tuple[EncodedSegment, dict[str, str]]:
-    name = layout.encoded_name(index)
+    name = encoded_name(index)
     obj = store.s3.get_object(Bucket=store.bucket, Key=layout.work_key(job, name))
     path = folder / name
     with path.open("wb") as f:

@@ -9,6 +9,7 @@ import pytest
 
 from splitstitch.audio import plan_audio
 from splitstitch.codecs import output_format
+from splitstitch.encode import encoded_name
 from splitstitch.inputs import open_source
 from splitstitch.manifest import JobManifest, media_from_dict, media_to_dict
 from splitstitch.plan import plan_segments
@@ -43,7 +44,7 @@ def test_job_names_are_deterministic_sanitised_and_short() -> None:
 def test_keys() -> None:
     assert layout.output_key("uploads/a/movie.mov", ".mp4") == "outputs/a/movie.mp4"
     assert layout.report_key("outputs/a/movie.mp4") == "outputs/a/movie.report.json"
-    assert layout.work_key("j", layout.encoded_name(42)) == "work/j/enc_00042.mp4"
+    assert layout.work_key("j", encoded_name(42)) == "work/j/enc_00042.mp4"
 
 
 def test_cost_model_matches_hand_arithmetic() -> None:

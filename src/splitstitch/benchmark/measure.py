@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from splitstitch.benchmark.model import SegmentMeasure, StageTimes
-from splitstitch.benchmark.procs import children_cpu_seconds, pinned
+from splitstitch.benchmark.procs import pinned
 from splitstitch.codecs import ENCODER
 from splitstitch.encode import encode_segment
 from splitstitch.ffmpeg import run_ffmpeg
@@ -22,6 +22,7 @@ from splitstitch.inputs import open_source
 from splitstitch.media import MediaInfo
 from splitstitch.pipeline import transcode
 from splitstitch.plan import Plan, plan_segments
+from splitstitch.report import children_cpu_seconds
 from splitstitch.settings import Settings
 from splitstitch.split import split_source
 

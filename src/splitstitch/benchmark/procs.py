@@ -29,14 +29,6 @@ def pinned(cpus: set[int]) -> Iterator[None]:
         os.sched_setaffinity(0, before)
 
 
-def children_cpu_seconds() -> float:
-    """CPU seconds of every finished child process so far (all threads together)."""
-    import resource
-
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
 def busy_fraction(interval_s: float = 1.0) -> float:
     """Share of all CPUs busy (anyone's work) over `interval_s`, from /proc/stat; 0.0 where unavailable."""
 

@@ -2,27 +2,37 @@
 
 Copied when every chosen track already fits the output container and no bitrate was asked for,
 otherwise encoded. Audio that starts before the first video frame is trimmed to it; audio that starts
-later is delayed at mux time, so the A/V offset of the source is kept.
+later is delayed when the output is assembled, so the A/V offset of the source is kept.
+
+The audio job writes a fragmented MP4 (`delay_moov`, so ffmpeg's edit list carries the encoder priming)
+cut into fragments about one segment long, which the finish stage interleaves with the video segments.
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from splitstitch import fmp4
+from splitstitch.assemble import AudioFragment
 from splitstitch.codecs import AUDIO_ENCODER, OutputFormat
 from splitstitch.command import compile_args, input_stream
+from splitstitch.errors import SegmentMismatchError
+from splitstitch.ffmpeg import run_ffmpeg
 from splitstitch.media import MediaInfo
 from splitstitch.settings import Settings
+from splitstitch.source import MediaSource
+from splitstitch.verify import decode_check
+
+log = logging.getLogger(__name__)
 
 OFFSET_TOLERANCE_S = 0.001
-INTERMEDIATE = {
-    "mp4": ("mp4", ".m4a"),
-    "mov": ("mp4", ".m4a"),
-    "webm": ("webm", ".webm"),
-    "matroska": ("matroska", ".mka"),
-}
+AUDIO_FRAGMENTED = "+frag_custom+delay_moov+default_base_moof"
+INIT_NAME, FRAGMENTS_NAME, RESULT_NAME = "audio/init.mp4", "audio/fragments.m4s", "audio/result.json"
 
 
 @dataclass(frozen=True)
@@ -32,19 +42,42 @@ class AudioPlan:
     codec: str  # output audio codec
     bitrates: tuple[str, ...]
     trim_start_s: float  # seconds cut from the start (audio began before the video)
-    delay_s: float  # seconds of delay at mux (audio began after the video)
-    muxer: str
-    file_name: str
+    delay_s: float  # seconds of delay at assembly (audio began after the video)
+    video_start_s: float  # the first video frame's time in the source, minus the container start
+    fragment_s: float  # about one segment: how the audio interleaves with the video
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any] | None) -> AudioPlan | None:
+        if d is None:
+            return None
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+
+
+@dataclass(frozen=True)
+class AudioResult:
+    fragments: tuple[AudioFragment, ...]
+    bytes: int
+    init_sha256: str
+    seconds: float
+    check_seconds: float
+    check: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "fragments": [asdict(f) for f in self.fragments]}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> AudioResult:
+        return cls(**{**d, "fragments": tuple(AudioFragment(**f) for f in d["fragments"])})
 
 
 def default_bitrate(channels: int) -> str:
     return "128k" if channels <= 2 else f"{64 * channels}k"
 
 
-def plan_audio(info: MediaInfo, settings: Settings, fmt: OutputFormat) -> AudioPlan | None:
+def plan_audio(info: MediaInfo, settings: Settings, fmt: OutputFormat, fragment_s: float = 10.0) -> AudioPlan | None:
     chosen = [info.audio[n] for n in settings.audio_track_numbers(len(info.audio))]
     if not chosen:
         return None
@@ -52,7 +85,6 @@ def plan_audio(info: MediaInfo, settings: Settings, fmt: OutputFormat) -> AudioP
     offset = (min(starts) if starts else info.start_time) - info.video_start()
     trim = -offset if offset < -OFFSET_TOLERANCE_S else 0.0
     copy = settings.audio_bitrate is None and trim == 0.0 and all(a.codec in fmt.audio_copyable for a in chosen)
-    muxer, ext = INTERMEDIATE[fmt.muxer]
     return AudioPlan(
         stream_indexes=tuple(a.index for a in chosen),
         mode="copy" if copy else "encode",
@@ -60,17 +92,17 @@ def plan_audio(info: MediaInfo, settings: Settings, fmt: OutputFormat) -> AudioP
         bitrates=tuple(settings.audio_bitrate or default_bitrate(a.channels) for a in chosen),
         trim_start_s=round(trim, 6),
         delay_s=round(offset, 6) if offset > OFFSET_TOLERANCE_S else 0.0,
-        muxer=muxer,
-        file_name="audio" + ext,
+        video_start_s=round(info.video_start() - info.start_time, 6),
+        fragment_s=round(fragment_s, 3),
     )
 
 
-def audio_args(plan: AudioPlan, info: MediaInfo, output: Path) -> list[str]:
+def audio_args(plan: AudioPlan, source: MediaSource, output: Path) -> list[str]:
     in_opts: dict[str, str | int | float | None] = {"threads": 1}
     if plan.trim_start_s:
-        in_opts["ss"] = f"{info.video_start() - info.start_time:.6f}"
-    source = input_stream(Path(info.path), in_opts)
-    streams = [source[str(i)] for i in plan.stream_indexes]
+        in_opts["ss"] = f"{plan.video_start_s:.6f}"
+    stream = input_stream(source, in_opts)
+    streams = [stream[str(i)] for i in plan.stream_indexes]
     options: dict[str, str | int | None] = {"vn": None, "sn": None, "dn": None, "map_metadata": -1}
     if plan.mode == "copy":
         options["c:a"] = "copy"
@@ -80,5 +112,41 @@ def audio_args(plan: AudioPlan, info: MediaInfo, output: Path) -> list[str]:
             options[f"b:a:{n}"] = bitrate
         if plan.codec == "opus":
             options["ar"] = 48000
-    options["f"] = plan.muxer
+    options |= {"movflags": AUDIO_FRAGMENTED, "frag_duration": round(plan.fragment_s * 1e6), "f": "mp4"}
     return compile_args(*streams, output=output, options=options)
+
+
+def audio_fragments(split: fmp4.Split) -> list[AudioFragment]:
+    """Each fragment's place in the stored bytes and its start on the audio timeline (first track)."""
+    tracks = fmp4.tracks(split.init)
+    first = tracks[0]
+    out = []
+    for frag in fmp4.fragments(split.fragments, tracks):
+        run = next(r for r in frag.runs if r.track_id == first.track_id)
+        start = (run.decode_time + run.cts[0] - first.edit_media_time) / first.timescale
+        raw = split.fragments[frag.start : frag.start + frag.size]
+        out.append(AudioFragment(frag.start, frag.size, hashlib.sha256(raw).hexdigest(), round(start, 6)))
+    return out
+
+
+def encode_audio(
+    plan: AudioPlan, source: MediaSource, work: Path, timeout: float = 3600.0
+) -> tuple[AudioResult, Path, bytes]:
+    """Encode (or copy) the chosen tracks once, check that they decode cleanly; returns the result, the file
+    of the fragments and the init bytes."""
+    output = work / "audio.mp4"
+    started = time.perf_counter()
+    run_ffmpeg(audio_args(plan, source, output), timeout=timeout)
+    seconds = time.perf_counter() - started
+    check_started = time.perf_counter()
+    check = decode_check(output, "", maps=("0:a",), name="audio_decodes_cleanly")
+    if not check.ok:
+        raise SegmentMismatchError(f"audio does not decode cleanly: {check.detail}")
+    split = fmp4.split_file(output.read_bytes())
+    fragments = work / "audio.m4s"
+    fragments.write_bytes(split.fragments)
+    output.unlink()
+    result = AudioResult(tuple(audio_fragments(split)), len(split.fragments), hashlib.sha256(split.init).hexdigest(),
+                         round(seconds, 3), round(time.perf_counter() - check_started, 3), check.detail)  # fmt: skip
+    log.info("audio: %d tracks, %d fragments in %.2f s", len(plan.stream_indexes), len(result.fragments), seconds)
+    return result, fragments, split.init

@@ -34,7 +34,9 @@ def add_transcode(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
     p.add_argument("--height", type=int, help="scale to this height keeping the aspect ratio (never upscales)")
     p.add_argument("--audio-bitrate", help="e.g. 128k; given, audio is always re-encoded")
     p.add_argument("--audio-tracks", default="0", help="'0' (default), '0,1', 'all' or 'none'")
-    p.add_argument("--segment-seconds", type=float, default=10.0, help="target segment length (default 10)")
+    p.add_argument("--segment-seconds", type=float, help="segment length (default: planned for the workers)")
+    p.add_argument("--verify", choices=("joins", "full"), default="joins",
+                   help="joins (default): each segment's first GOP is decoded, the rest parsed; full: every frame")
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="parallel encoders (default: cores)")
     p.add_argument("--report", type=Path, help="write the JSON job report here")
     p.add_argument("--work-dir", type=Path, help="where temporary files go (default: system temp)")
@@ -81,7 +83,7 @@ def cmd_transcode(args: argparse.Namespace) -> int:
 
     settings = Settings(
         codec=args.codec, crf=args.crf, preset=args.preset, height=args.height, audio_bitrate=args.audio_bitrate,
-        audio_tracks=args.audio_tracks, segment_seconds=args.segment_seconds,
+        audio_tracks=args.audio_tracks, segment_seconds=args.segment_seconds, verify=args.verify,
     )  # fmt: skip
     limits = Limits(max_width=args.max_width, max_height=args.max_height, max_duration_s=args.max_duration)
     progress = ProgressBar(enabled=not args.quiet)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from splitstitch.errors import UsageError
 
@@ -50,6 +50,18 @@ class OutputFormat:
     extension: str
     audio_codec: str  # what audio is encoded to when it cannot be copied
     audio_copyable: frozenset[str]
+
+    @property
+    def fragmented(self) -> bool:
+        """MP4-family outputs are assembled from the fragments as they are; others are remuxed."""
+        return self.muxer in ("mp4", "mov")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "audio_copyable": sorted(self.audio_copyable)}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> OutputFormat:
+        return cls(**{**d, "audio_copyable": frozenset(d["audio_copyable"])})
 
 
 def output_format(codec: Codec, output: Path) -> OutputFormat:

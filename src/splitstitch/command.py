@@ -11,6 +11,8 @@ from pathlib import Path
 
 import ffmpeg as ffmpeg_python
 
+from splitstitch.source import MediaSource
+
 Options = Mapping[str, str | int | float | None]
 
 # Sources are opened through the file protocol only; playlists/scripts are refused before this.
@@ -22,8 +24,11 @@ def source_url(path: str | os.PathLike[str]) -> str:
     return "file:" + os.path.abspath(os.fspath(path))
 
 
-def input_stream(path: str | os.PathLike[str], options: Options | None = None):
-    return ffmpeg_python.input(source_url(path), **{"protocol_whitelist": INPUT_PROTOCOLS, **(options or {})})
+def input_stream(source: MediaSource | str | os.PathLike[str], options: Options | None = None):
+    """An ffmpeg-python input: a MediaSource with its protocol options, or a local file (work files)."""
+    if isinstance(source, MediaSource):
+        return ffmpeg_python.input(source.url, **{**source.input_options(), **(options or {})})
+    return ffmpeg_python.input(source_url(source), **{"protocol_whitelist": INPUT_PROTOCOLS, **(options or {})})
 
 
 def compile_args(*inputs_and_maps: object, output: str | Path, options: Options) -> list[str]:

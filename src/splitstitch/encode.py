@@ -1,47 +1,97 @@
-"""Encode one video segment: video only, starting with an IDR frame, closed GOP, one encoder thread,
-identical parameters for every segment, source timestamps kept (relative to the segment's first frame).
+"""Encode one video segment straight from the source: seek to a keyframe at or before the segment, decode,
+keep exactly `[start_pts, end_pts)` with `trim`, and encode video only (starting with an IDR frame, closed
+GOP, identical parameters in every segment, source timestamps kept relative to the segment's first frame)
+into a fragmented MP4 whose fragments the finish stage concatenates.
 
-The segment comes either from a copy-split file (every frame in it belongs to the segment) or straight
-from the source (the decode path: seek two keyframes early, keep exactly [start_pts, end_pts) with trim).
+The argv builder is pure; `encode_segment` runs it and checks the result: exactly the planned frames, an
+IDR first, one video track in the planned timescale, and a decode of the segment with no warnings
+(`verify="full"`), or of its first GOP, where a join can break (`verify="joins"`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import Any, Literal
 
-from splitstitch.codecs import ENCODER, PROBE_CODEC, SVT_PRESET, VP9_CPU_USED
+from splitstitch import fmp4
+from splitstitch.codecs import ENCODER, PROBE_CODEC, SVT_PRESET, VP9_CPU_USED, codec_tag
 from splitstitch.command import compile_args, filter_chain, input_stream
 from splitstitch.errors import SegmentMismatchError
-from splitstitch.ffmpeg import run_ffmpeg, run_ffprobe
+from splitstitch.ffmpeg import run_ffmpeg
 from splitstitch.media import VideoInfo
-from splitstitch.plan import Segment
+from splitstitch.plan import SEEK_EPSILON_S, Segment
 from splitstitch.settings import Settings
+from splitstitch.source import MediaSource
 from splitstitch.verify import decode_check
 
 log = logging.getLogger(__name__)
 
-SEEK_MARGIN_S = 0.5
-SEGMENT_MUXER = "mp4"  # holds h264, hevc, vp9 and av1 with exact time bases
+VerifyMode = Literal["full", "joins"]
 ROTATION_FILTERS = {90: "transpose=cclock", 180: "hflip,vflip", 270: "transpose=clock"}
+FRAGMENTED = "+empty_moov+default_base_moof+frag_custom"  # one init with no samples, then the fragments
 
 
-def encoded_name(index: int) -> str:
-    """The file name of an encoded segment, locally and in the cloud's work/<job>/."""
-    return f"enc_{index:05d}.mp4"
+def fragment_name(index: int) -> str:
+    """The stored fragments of segment `index` (moof + mdat), locally and under the cloud's work/<job>/."""
+    return f"segments/{index:05d}.m4s"
+
+
+def result_name(index: int) -> str:
+    return f"segments/{index:05d}.json"
+
+
+INIT_NAME = "segments/init.mp4"  # segment 0's init; every other segment's init must hash the same
+
+
+@dataclass(frozen=True)
+class SegmentTask:
+    """Everything one encoder needs, self-contained (in the cloud it is one Distributed Map item)."""
+
+    segment: Segment
+    video: VideoInfo
+    source_start: float  # the container's start time: `-ss` is relative to it
+    settings: Settings
+    threads: int
+    timescale: int  # output video track timescale (the source time base's denominator)
+    verify: VerifyMode = "full"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"segment": asdict(self.segment), "video": self.video.to_dict(), "source_start": self.source_start,
+                "settings": self.settings.to_dict(), "threads": self.threads, "timescale": self.timescale,
+                "verify": self.verify}  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SegmentTask:
+        return cls(Segment(**d["segment"]), VideoInfo.from_dict(d["video"]), d["source_start"],
+                   Settings.from_dict(d["settings"]), d["threads"], d["timescale"], d.get("verify", "full"))  # fmt: skip
 
 
 @dataclass(frozen=True)
 class EncodedSegment:
     index: int
-    path: str
     frames: int
+    bytes: int  # of the stored fragments
+    sha256: str  # of the stored fragments
+    init_sha256: str
+    first_cts: int  # composition offset of the first sample: the encoder's reordering delay
+    span: int  # sum of the sample durations (decode span), in `timescale`
+    last_duration: int  # of the last sample in decode order
+    timescale: int
     seconds: float  # encode wall seconds
-    bytes: int
-    decode_seconds: float  # the worker's full decode of its segment (part of verification)
+    check_seconds: float  # the decode check's wall seconds
+    check: str  # what the decode check covered
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> EncodedSegment:
+        return cls(**d)
 
 
 def output_pix_fmt(settings: Settings, video: VideoInfo) -> str:
@@ -66,8 +116,8 @@ def geometry_filters(settings: Settings, video: VideoInfo) -> list[str]:
     return filters
 
 
-def encoder_options(settings: Settings, video: VideoInfo) -> dict[str, str | int | None]:
-    crf, preset, threads = settings.effective_crf, settings.preset, settings.encoder_threads
+def encoder_options(settings: Settings, video: VideoInfo, threads: int) -> dict[str, str | int | None]:
+    crf, preset = settings.effective_crf, settings.preset
     options: dict[str, str | int | None] = {"c:v": ENCODER[settings.codec]}
     if settings.codec == "h264":
         options |= {"preset": preset, "crf": crf, "x264-params": "open-gop=0"}
@@ -78,87 +128,90 @@ def encoder_options(settings: Settings, video: VideoInfo) -> dict[str, str | int
         options |= {"crf": crf, "b:v": 0, "deadline": "good", "cpu-used": VP9_CPU_USED[preset], "row-mt": 0}
     else:
         options |= {"crf": crf, "preset": SVT_PRESET[preset], "svtav1-params": f"lp={threads}"}
-    return options | {"threads": threads, "pix_fmt": output_pix_fmt(settings, video)}
+    tag = codec_tag(settings.codec, "mp4")
+    return options | {"threads": threads, "pix_fmt": output_pix_fmt(settings, video)} | ({"tag:v": tag} if tag else {})
+
+
+def timescale_of(time_base: Fraction) -> int:
+    """An MP4 timescale that holds every source timestamp exactly (1001/30000 -> 30000)."""
+    return time_base.denominator
 
 
 def seek_seconds(segment: Segment, time_base: Fraction, source_start: float) -> float | None:
     if segment.seek_pts is None:
         return None
-    seconds = float(segment.seek_pts * time_base) - source_start - SEEK_MARGIN_S
+    seconds = float(segment.seek_pts * time_base) - source_start - SEEK_EPSILON_S
     return seconds if seconds > 0 else None
 
 
-def encode_args(
-    settings: Settings,
-    video: VideoInfo,
-    segment: Segment,
-    *,
-    segment_file: Path | None,
-    source: Path,
-    source_start: float,
-    output: Path,
-) -> list[str]:
-    """argv (without the program) that encodes `segment` to `output`.
-
-    With `segment_file` (copy path) the whole file is the segment; without it the frames are taken from
-    `source` by timestamp.
-    """
+def encode_args(task: SegmentTask, source: MediaSource, output: Path) -> list[str]:
+    """argv (without the program) that encodes the task's segment of `source` to `output`."""
+    segment, video = task.segment, task.video
     in_opts: dict[str, str | int | float | None] = {"threads": 1, "noautorotate": None}
-    if segment_file is not None:
-        stream = input_stream(segment_file, in_opts)["v:0"]
-        trim = None
-    else:
-        seek = seek_seconds(segment, video.time_base, source_start)
-        if seek is not None:
-            in_opts |= {"noaccurate_seek": None, "ss": f"{seek:.6f}"}
-        stream = input_stream(source, in_opts | {"copyts": None})[str(video.index)]
-        end = f":end_pts={segment.end_pts}" if segment.end_pts is not None else ""
-        trim = f"trim=start_pts={segment.start_pts}{end}"
-    vf = filter_chain(trim, "setpts=PTS-STARTPTS", *geometry_filters(settings, video))
+    seek = seek_seconds(segment, video.time_base, task.source_start)
+    if seek is not None:
+        in_opts |= {"noaccurate_seek": None, "ss": f"{seek:.6f}"}
+    stream = input_stream(source, in_opts | {"copyts": None})[str(video.index)]
+    end = f":end_pts={segment.end_pts}" if segment.end_pts is not None else ""
+    trim = f"trim=start_pts={segment.start_pts}{end}"
+    vf = filter_chain(trim, "setpts=PTS-STARTPTS", *geometry_filters(task.settings, video))
     options = {
         "an": None, "sn": None, "dn": None, "vf": vf,
-        **encoder_options(settings, video),
-        "fps_mode": "passthrough", "enc_time_base:v": "demux", "f": SEGMENT_MUXER,
+        **encoder_options(task.settings, video, task.threads),
+        "fps_mode": "passthrough", "enc_time_base:v": "demux", "video_track_timescale": task.timescale,
+        "movflags": FRAGMENTED, "fflags": "+bitexact", "f": "mp4",
     }  # fmt: skip
     return compile_args(stream, output=output, options=options)
 
 
-def count_packets(path: Path, timeout: float = 300.0) -> int:
-    out = run_ffprobe(
-        ["-select_streams", "v:0", "-count_packets", "-show_entries", "stream=nb_read_packets", "-of", "csv=p=0",
-         f"file:{path}"], timeout=timeout,
-    ).stdout  # fmt: skip
-    digits = "".join(ch for ch in out.split("\n")[0] if ch.isdigit())
-    return int(digits) if digits else 0
+def check_fragments(task: SegmentTask, split: fmp4.Split) -> fmp4.Run:
+    """The encoded segment holds exactly the planned frames, on one video track, IDR first."""
+    name = task.segment.name
+    tracks = fmp4.tracks(split.init)
+    if len(tracks) != 1 or tracks[0].handler != "vide" or tracks[0].timescale != task.timescale:
+        raise SegmentMismatchError(f"segment {name}: expected one video track at timescale {task.timescale}")
+    runs = [run for f in fmp4.fragments(split.fragments, tracks) for run in f.runs]
+    samples = sum(len(r.durations) for r in runs)
+    if samples != task.segment.frames:
+        raise SegmentMismatchError(f"segment {name}: encoded {samples} frames, planned {task.segment.frames}")
+    if not runs[0].sync[0]:
+        raise SegmentMismatchError(f"segment {name}: does not start with a keyframe")
+    merged = fmp4.Run(tracks[0].track_id, runs[0].decode_time, tuple(d for r in runs for d in r.durations),
+                      tuple(s for r in runs for s in r.sizes), tuple(c for r in runs for c in r.cts),
+                      tuple(s for r in runs for s in r.sync))  # fmt: skip
+    return merged
+
+
+def first_gop_frames(run: fmp4.Run) -> int | None:
+    """Frames up to the segment's second keyframe (None: the segment is one GOP)."""
+    return next((i for i, sync in enumerate(run.sync) if i and sync), None)
 
 
 def encode_segment(
-    settings: Settings,
-    video: VideoInfo,
-    segment: Segment,
-    *,
-    segment_file: Path | None,
-    source: Path,
-    source_start: float,
-    output: Path,
-    timeout: float = 3600.0,
-) -> EncodedSegment:
-    """Encode, then check the segment: exactly the planned frames, and a full decode with no warnings."""
+    task: SegmentTask, source: MediaSource, work: Path, timeout: float = 3600.0
+) -> tuple[EncodedSegment, Path, bytes]:
+    """Encode and check one segment; returns its result, the file of its fragments and its init bytes."""
+    segment = task.segment
+    output = work / f"encoded_{segment.name}.mp4"
     started = time.perf_counter()
-    args = encode_args(
-        settings, video, segment, segment_file=segment_file, source=source, source_start=source_start, output=output
-    )
-    run_ffmpeg(args, timeout=timeout)
+    run_ffmpeg(encode_args(task, source, output), timeout=timeout)
     seconds = time.perf_counter() - started
-    frames = count_packets(output)
-    if frames != segment.frames:
-        raise SegmentMismatchError(f"segment {segment.name}: encoded {frames} frames, planned {segment.frames}")
-    decode_started = time.perf_counter()
-    check = decode_check(output, PROBE_CODEC[settings.codec], maps=("0:v",))
+    split = fmp4.split_file(output.read_bytes())
+    run = check_fragments(task, split)
+    check_started = time.perf_counter()
+    frames = None if task.verify == "full" else first_gop_frames(run)
+    check = decode_check(output, PROBE_CODEC[task.settings.codec], maps=("0:v",), frames=frames)
     if not check.ok:
         raise SegmentMismatchError(f"segment {segment.name} does not decode cleanly: {check.detail}")
-    decode_seconds = time.perf_counter() - decode_started
-    log.info("segment %s: %d frames in %.2f s, decoded in %.2f s", segment.name, frames, seconds, decode_seconds)
-    return EncodedSegment(
-        segment.index, str(output), frames, round(seconds, 3), output.stat().st_size, round(decode_seconds, 3)
-    )
+    check_seconds = time.perf_counter() - check_started
+    fragments = work / f"fragments_{segment.name}.m4s"
+    fragments.write_bytes(split.fragments)
+    output.unlink()
+    result = EncodedSegment(
+        index=segment.index, frames=segment.frames, bytes=len(split.fragments),
+        sha256=hashlib.sha256(split.fragments).hexdigest(), init_sha256=hashlib.sha256(split.init).hexdigest(),
+        first_cts=run.cts[0], span=run.span, last_duration=run.durations[-1], timescale=task.timescale, seconds=round(seconds, 3),
+        check_seconds=round(check_seconds, 3), check=check.detail,
+    )  # fmt: skip
+    log.info("segment %s: %d frames in %.2f s, checked in %.2f s", segment.name, segment.frames, seconds, check_seconds)
+    return result, fragments, split.init

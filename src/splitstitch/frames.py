@@ -31,6 +31,15 @@ class FrameIndex:
     def end(self) -> int:
         return self.timestamps[-1] + self.last_duration
 
+    def to_dict(self) -> dict[str, Any]:
+        return {"timestamps": list(self.timestamps), "last_duration": self.last_duration,
+                "keyframes": list(self.keyframes), "safe_cuts": list(self.safe_cuts), "from_packets": self.from_packets}  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> FrameIndex:
+        return cls(tuple(d["timestamps"]), d["last_duration"], tuple(d["keyframes"]), tuple(d["safe_cuts"]),
+                   d["from_packets"])  # fmt: skip
+
     def is_vfr(self) -> bool:
         steps = [b - a for a, b in zip(self.timestamps, self.timestamps[1:], strict=False)]
         if len(steps) < 2:

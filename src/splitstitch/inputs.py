@@ -13,6 +13,7 @@ from pathlib import Path
 
 from splitstitch.errors import InputError, ToolError
 from splitstitch.media import STILL_IMAGE_CODECS, MediaInfo, probe_frames, probe_streams
+from splitstitch.source import MediaSource
 
 log = logging.getLogger(__name__)
 
@@ -50,19 +51,23 @@ def looks_like_text(head: bytes) -> bool:
     return printable / len(text) > 0.95
 
 
-def check_file(path: Path, limits: Limits) -> None:
+def check_file(path: Path, limits: Limits) -> bytes:
+    """A local source: exists, a regular file, not empty, not too large; returns its first bytes."""
     name = str(path)
     if not path.exists():
         raise InputError(name, "no such file")
     if not path.is_file():
         raise InputError(name, "not a regular file")
-    size = path.stat().st_size
+    with path.open("rb") as fh:
+        return fh.read(SNIFF_BYTES)
+
+
+def check_head(name: str, size: int, head: bytes, limits: Limits) -> None:
+    """Size limits and the text sniff, for local and remote sources alike."""
     if size == 0:
         raise InputError(name, "empty file")
     if size > limits.max_bytes:
         raise InputError(name, f"file is {size} bytes, over the limit of {limits.max_bytes}")
-    with path.open("rb") as fh:
-        head = fh.read(SNIFF_BYTES)
     if looks_like_text(head):
         kind = "a playlist or script" if any(m in head[:512] for m in TEXT_MARKERS) else "text"
         raise InputError(name, f"is {kind}, not a video file (refused)")
@@ -107,16 +112,21 @@ def check_frames(info: MediaInfo, limits: Limits) -> None:
         raise InputError(name, f"duration {seconds:.0f} s is over the limit of {limits.max_duration_s:.0f} s")
 
 
-def open_source(path: Path, limits: Limits | None = None) -> MediaInfo:
-    """Validate and probe a source; every refusal is an `InputError` with one line."""
+def open_source(
+    source: MediaSource, limits: Limits | None = None, head: bytes | None = None, parallel: int = 1
+) -> MediaInfo:
+    """Validate and probe a source; every refusal is an `InputError` with one line. A remote source's
+    first bytes come as `head` (the caller fetched them); `parallel` scans a remote source in intervals."""
     limits = limits or Limits()
-    check_file(path, limits)
+    if head is None:
+        head = check_file(source.path, limits)
+    check_head(source.name, source.size, head, limits)
     try:
-        info = probe_streams(path)
+        info = probe_streams(source)
         check_streams(info, limits)
-        info = probe_frames(info)
+        info = probe_frames(info, source, parallel=parallel)
     except ToolError as exc:
         last = exc.stderr_tail.strip().splitlines()[-1] if exc.stderr_tail.strip() else "unreadable"
-        raise InputError(str(path), f"not a readable video ({last.split('] ')[-1]})") from None
+        raise InputError(source.name, f"not a readable video ({last.split('] ')[-1]})") from None
     check_frames(info, limits)
     return info

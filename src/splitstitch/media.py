@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from fractions import Fraction
-from pathlib import Path
 from typing import Any
 
-from splitstitch.command import INPUT_PROTOCOLS, source_url
-from splitstitch.ffmpeg import ffprobe_json, run_ffprobe
-from splitstitch.frames import FrameIndex, PacketRow, data_end_of, extent_of, packet_rows, parse_frames, parse_packets
+from splitstitch.ffmpeg import ffprobe_json
+from splitstitch.frames import FrameIndex, data_end_of, extent_of, parse_frames, parse_packets
+from splitstitch.scan import scan_packets
+from splitstitch.source import MediaSource
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,15 @@ class VideoInfo:
     def display_size(self) -> tuple[int, int]:
         return (self.height, self.width) if self.rotation in (90, 270) else (self.width, self.height)
 
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "time_base": str(self.time_base),
+                "frame_rate": str(self.frame_rate) if self.frame_rate is not None else None}  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> VideoInfo:
+        rate = d.get("frame_rate")
+        return cls(**{**d, "time_base": Fraction(d["time_base"]), "frame_rate": Fraction(rate) if rate else None})
+
 
 @dataclass(frozen=True)
 class AudioInfo:
@@ -51,6 +60,13 @@ class AudioInfo:
     start_time: float | None
     duration: float | None
     time_base: Fraction = Fraction(1, 90000)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "time_base": str(self.time_base)}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> AudioInfo:
+        return cls(**{**d, "time_base": Fraction(d["time_base"])})
 
 
 @dataclass(frozen=True)
@@ -77,6 +93,26 @@ class MediaInfo:
     def video_start(self) -> float:
         assert self.video and self.frames
         return float(self.frames.timestamps[0] * self.video.time_base)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path, "size": self.size, "format_name": self.format_name, "duration": self.duration,
+            "start_time": self.start_time, "video": self.video.to_dict() if self.video else None,
+            "audio": [a.to_dict() for a in self.audio], "frames": self.frames.to_dict() if self.frames else None,
+            "data_end": self.data_end, "audio_extents": [list(e) for e in self.audio_extents],
+            "scan_errors": self.scan_errors,
+        }  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> MediaInfo:
+        return cls(
+            path=d["path"], size=d["size"], format_name=d["format_name"], duration=d["duration"],
+            start_time=d["start_time"], video=VideoInfo.from_dict(d["video"]) if d.get("video") else None,
+            audio=tuple(AudioInfo.from_dict(a) for a in d.get("audio", [])),
+            frames=FrameIndex.from_dict(d["frames"]) if d.get("frames") else None, data_end=d.get("data_end", 0),
+            audio_extents=tuple((int(i), float(a), float(b)) for i, a, b in d.get("audio_extents", [])),
+            scan_errors=d.get("scan_errors", ""),
+        )  # fmt: skip
 
 
 def _fraction(text: str | None) -> Fraction | None:
@@ -155,34 +191,25 @@ def parse_streams(path: str, size: int, data: dict[str, Any]) -> MediaInfo:
     )
 
 
-def probe_streams(path: Path, timeout: float = 120.0) -> MediaInfo:
-    data = ffprobe_json(
-        ["-protocol_whitelist", INPUT_PROTOCOLS, "-show_format", "-show_streams", source_url(path)], timeout=timeout
-    )
-    return parse_streams(str(path), path.stat().st_size, data)
+def probe_streams(source: MediaSource, timeout: float = 120.0) -> MediaInfo:
+    data = ffprobe_json(["-show_format", "-show_streams", *source.input_args()], timeout=timeout)
+    return parse_streams(source.name, source.size, data)
 
 
-def scan_packets(path: str, stream_indexes: list[int], timeout: float) -> tuple[dict[int, list[PacketRow]], str]:
-    """One demux pass (no decoding) over the given streams' packets; returns rows and ffprobe's complaints."""
-    done = run_ffprobe(
-        ["-protocol_whitelist", INPUT_PROTOCOLS, "-show_entries", "packet=stream_index,pts,duration,flags,pos,size",
-         "-of", "compact=p=0", source_url(path)], timeout=timeout,
-    )  # fmt: skip
-    rows = packet_rows(done.stdout)
-    return {i: rows.get(i, []) for i in stream_indexes}, done.stderr.strip()
+def probe_frames(info: MediaInfo, source: MediaSource, timeout: float = 1800.0, parallel: int = 1) -> MediaInfo:
+    """Add the frame index (from packets; from the decoder when packets lack timestamps) and audio extents.
 
-
-def probe_frames(info: MediaInfo, timeout: float = 1800.0) -> MediaInfo:
-    """Add the frame index (from packets; from the decoder when packets lack timestamps) and audio extents."""
+    `parallel` > 1 scans a remote source in that many overlapping intervals at once (see scan.py)."""
     assert info.video is not None
-    rows, errors = scan_packets(info.path, [info.video.index, *(a.index for a in info.audio)], timeout)
+    streams = [info.video.index, *(a.index for a in info.audio)]
+    rows, errors = scan_packets(source, streams, timeout, parallel if source.is_remote else 1, info.duration)
     frames = parse_packets(rows[info.video.index])
     if frames is None:
         log.info("packets lack timestamps: indexing frames with the decoder")
-        select = ["-protocol_whitelist", INPUT_PROTOCOLS, "-select_streams", str(info.video.index)]
         data = ffprobe_json(
-            [*select, "-show_entries", "frame=best_effort_timestamp,key_frame", source_url(info.path)], timeout=timeout
-        )
+            ["-select_streams", str(info.video.index), "-show_entries", "frame=best_effort_timestamp,key_frame",
+             *source.input_args()], timeout=timeout,
+        )  # fmt: skip
         frames = parse_frames(data)
     extents = []
     for a in info.audio:

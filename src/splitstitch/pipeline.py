@@ -1,7 +1,8 @@
-"""The local runner: probe -> plan -> split -> encode segments on a worker pool (+ audio once) -> stitch -> verify.
+"""The local executor of the stage graph (see stages.py): prepare, then the audio job and every segment
+(longest first) on a pool of N workers, then finish into a file beside OUT.
 
-Every stage is a core function that the Lambda handlers call too. The output is written under a temporary
-name beside OUT and moved into place only after verification passes; the work folder always goes.
+The output is written under a temporary name beside OUT and moved into place only after verification
+passes; the work folder always goes, on success, failure and Ctrl-C.
 """
 
 from __future__ import annotations
@@ -11,31 +12,33 @@ import os
 import shutil
 import tempfile
 import time
+import uuid
 from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from splitstitch import __version__
-from splitstitch.audio import AudioPlan, audio_args, plan_audio
+from splitstitch import stages
 from splitstitch.codecs import output_format
-from splitstitch.encode import EncodedSegment, encode_segment, encoded_name
+from splitstitch.encode import EncodedSegment
 from splitstitch.errors import ToolError, UsageError, VerificationError
-from splitstitch.ffmpeg import run_ffmpeg
-from splitstitch.inputs import Limits, open_source
-from splitstitch.media import MediaInfo, probe_streams
-from splitstitch.plan import Plan, Segment, plan_segments
-from splitstitch.report import StageTimer, describe, write_json_atomic
+from splitstitch.inputs import Limits, check_file
+from splitstitch.job import Job
+from splitstitch.plan import Fanout
+from splitstitch.report import StageTimer, build_report, write_json_atomic
 from splitstitch.settings import Settings
-from splitstitch.split import split_source
-from splitstitch.stitch import stitch_segments
-from splitstitch.verify import Verification, verify_output
+from splitstitch.source import MediaSource
+from splitstitch.stitch import remux
+from splitstitch.storage import LocalStorage
+from splitstitch.verify import Verification, compare, decode_check, probe_output, report_checks
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 SEGMENT_RETRIES = 1
+SEGMENTS_PER_WORKER = 3.0  # the longest-first pool then ends with every worker busy until near the end
+LOCAL_MAX_SEGMENT_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -49,14 +52,9 @@ def _noop(stage: str, done: int, total: int) -> None:
     return None
 
 
-def spare_cores_to_encoders(settings: Settings, workers: int, segments: int) -> Settings:
-    """Fewer segments than workers (short or long-GOP sources) would leave cores idle: give every encoder
-    the same larger thread count instead, so the parameters stay identical across segments."""
-    threads = max(settings.encoder_threads, workers // max(segments, 1))
-    if threads != settings.encoder_threads:
-        log.info("%d segments for %d workers: %d encoder threads each", segments, workers, threads)
-        return replace(settings, encoder_threads=threads)
-    return settings
+def local_fanout(workers: int) -> Fanout:
+    return Fanout(concurrency=workers, segments_per_encoder=SEGMENTS_PER_WORKER, min_seconds=1.0,
+                  max_seconds=LOCAL_MAX_SEGMENT_S, vcpus=1.0, spare_cores_to_encoders=True)  # fmt: skip
 
 
 def check_paths(source: Path, output: Path) -> None:
@@ -68,43 +66,50 @@ def check_paths(source: Path, output: Path) -> None:
         raise UsageError(f"{output}: would overwrite the source")
 
 
-def _encode_with_retry(
-    settings: Settings, info: MediaInfo, segment: Segment, segment_file: Path | None, out: Path
-) -> EncodedSegment:
-    assert info.video
+class FileSink:
+    """Parts written in order to one file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def write_parts(self, count: int, build: Callable[[int], bytes]) -> None:
+        with self.path.open("wb") as f:
+            for i in range(count):
+                f.write(build(i))
+
+
+def _with_retry(run: Callable[[], Any], what: str) -> Any:
     for attempt in range(SEGMENT_RETRIES + 1):
         try:
-            return encode_segment(
-                settings, info.video, segment, segment_file=segment_file, source=Path(info.path),
-                source_start=info.start_time, output=out,
-            )  # fmt: skip
+            return run()
         except ToolError:
             if attempt == SEGMENT_RETRIES:
                 raise
-            log.warning("segment %s failed, retrying", segment.name)
+            log.warning("%s failed, retrying", what)
     raise AssertionError("unreachable")
 
 
-def _run_pool(
-    info: MediaInfo, plan: Plan, settings: Settings, audio: AudioPlan | None, work: Path, workers: int,
-    segment_files: list[Path] | None, timer: StageTimer, progress: Progress,
+def run_pool(
+    job: Job, source: MediaSource, store: LocalStorage, work: Path, workers: int, timer: StageTimer,
+    progress: Progress,
 ) -> list[EncodedSegment]:  # fmt: skip
     """Audio first (one job, whole file), then segments longest first; the first failure cancels the rest."""
     done: dict[int, EncodedSegment] = {}
-    total = len(plan.segments)
+    total = len(job.plan.segments)
 
     def audio_job() -> None:
-        assert audio
+        assert job.audio
         started = time.perf_counter()
-        run_ffmpeg(audio_args(audio, info, work / audio.file_name))
+        _with_retry(lambda: stages.encode_audio(job.audio, source, store, work), "audio")  # type: ignore[arg-type]
         timer.add("audio", time.perf_counter() - started)
 
+    def segment_job(index: int) -> EncodedSegment:
+        task = job.segment_task(index)
+        return _with_retry(lambda: stages.encode_segment(task, source, store, work), f"segment {index:05d}")
+
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="encode") as pool:
-        futures: list[Future[Any]] = [pool.submit(audio_job)] if audio else []
-        for segment in plan.longest_first():
-            source_file = segment_files[segment.index] if segment_files else None
-            out = work / encoded_name(segment.index)
-            futures.append(pool.submit(_encode_with_retry, settings, info, segment, source_file, out))
+        futures: list[Future[Any]] = [pool.submit(audio_job)] if job.audio else []
+        futures += [pool.submit(segment_job, s.index) for s in job.plan.longest_first()]
         pending = set(futures)
         try:
             while pending:
@@ -117,7 +122,20 @@ def _run_pool(
         except BaseException:
             pool.shutdown(wait=True, cancel_futures=True)
             raise
-    return [done[s.index] for s in plan.segments]
+    return [done[s.index] for s in job.plan.segments]
+
+
+def independent_checks(job: Job, written: Path, full: bool) -> list:
+    """ffprobe's view of the written file against the source, and (full) a decode of all of it."""
+    out = probe_output(written)
+    checks = [replace_name(c, "probe_") for c in compare(job.info, out, job.audio)]
+    if full:
+        checks.append(decode_check(written, out.video.codec if out.video else "", name="output_decodes_cleanly"))
+    return checks
+
+
+def replace_name(check: Any, prefix: str) -> Any:
+    return type(check)(prefix + check.name, check.ok, check.detail)
 
 
 def transcode(
@@ -141,31 +159,30 @@ def transcode(
     os.close(fd)
     partial = Path(tmp_name)
     try:
-        progress("probe", 0, 1)
-        with timer.stage("probe"):
-            info = open_source(source, limits)
-        with timer.stage("plan"):
-            plan = plan_segments(info, settings.segment_seconds)
-            audio = plan_audio(info, settings, fmt)
-            settings = spare_cores_to_encoders(settings, workers, len(plan.segments))
-        segment_files = None
-        progress("split", 0, len(plan.segments))
-        with timer.stage("split"):
-            if plan.split_path == "copy":
-                assert info.video
-                segment_files = split_source(plan, info.video, source, work)
-        progress("encode", 0, len(plan.segments))
+        progress("prepare", 0, 1)
+        with timer.stage("prepare"):
+            head = check_file(source, limits or Limits())
+            media = MediaSource.local(source)
+            job = stages.prepare(uuid.uuid4().hex[:12], media, settings, fmt, local_fanout(workers),
+                                 limits=limits, head=head)  # fmt: skip
+        store = LocalStorage(work / "store")
+        progress("encode", 0, len(job.plan.segments))
         with timer.stage("encode"):
-            encoded = _run_pool(info, plan, settings, audio, work, workers, segment_files, timer, progress)
-        progress("stitch", 0, 1)
-        with timer.stage("stitch"):
-            audio_input = (audio, work / audio.file_name) if audio else None
-            stitch_segments(plan, [Path(e.path) for e in encoded], audio_input, settings.codec, fmt, partial)
-        progress("verify", 0, 1)
+            run_pool(job, media, store, work, workers, timer, progress)
+        progress("finish", 0, 1)
+        with timer.stage("finish"):
+            assembled = partial if fmt.fragmented else work / "assembled.mp4"
+            finished = stages.finish(job, store, FileSink(assembled), str(output))
+            checks = list(finished.verification.checks)
         with timer.stage("verify"):
-            verification = verify_output(info, partial, audio, [Path(e.path) for e in encoded])
+            if not fmt.fragmented:
+                remux(assembled, fmt, partial)
+            if not fmt.fragmented or settings.verify == "full":
+                checks += independent_checks(job, partial, full=settings.verify == "full")
+            verification = report_checks(checks)
         timer.add("total", time.perf_counter() - started)
-        report = build_report(info, partial, output, settings, plan, audio, encoded, timer, verification, workers)
+        executor = {"kind": "local", "workers": workers}
+        report = build_report(job, finished, str(output), timer, executor, verification)
         if not verification.ok:
             raise VerificationError(verification.failed(), report)
         os.replace(partial, output)
@@ -173,37 +190,6 @@ def transcode(
     finally:
         partial.unlink(missing_ok=True)
         shutil.rmtree(work, ignore_errors=True)
-
-
-def build_report(
-    info: MediaInfo, written: Path, output: Path, settings: Settings, plan: Plan, audio: AudioPlan | None,
-    encoded: list[EncodedSegment], timer: StageTimer, verification: Verification, workers: int,
-) -> dict[str, Any]:  # fmt: skip
-    # the output as verification probed it; probed here only for a Verification made without one
-    out_info = describe(verification.output or probe_streams(written)) | {"path": str(output)}
-    by_index = {e.index: e for e in encoded}
-    segments = [
-        {"index": s.index, "start_s": round(s.start_seconds, 6), "duration_s": round(s.duration_seconds, 6),
-         "start_frame": s.start_frame, "frames": s.frames, "split_path": plan.split_path,
-         "encode_seconds": by_index[s.index].seconds, "decode_check_seconds": by_index[s.index].decode_seconds,
-         "bytes": by_index[s.index].bytes}
-        for s in plan.segments
-    ]  # fmt: skip
-    return {
-        "tool": "splitstitch",
-        "version": __version__,
-        "status": "succeeded" if verification.ok else "failed",
-        "source": describe(info),
-        "output": out_info,
-        "settings": settings.to_dict(),
-        "workers": workers,
-        "plan": {"split_path": plan.split_path, "reason": plan.reason, "target_seconds": plan.target_seconds,
-                 "segments": segments},
-        "audio": audio.to_dict() if audio else None,
-        "timings_s": timer.as_dict(),
-        "cpu_seconds": timer.cpu_dict(),  # of the ffmpeg/ffprobe processes each stage ran
-        "verification": verification.to_dict(),
-    }  # fmt: skip
 
 
 def write_report(path: Path, report: dict[str, Any]) -> None:

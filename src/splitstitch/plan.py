@@ -1,34 +1,60 @@
 """Plan segments from the frame index: pure functions, no processes.
 
-Two split paths, chosen per input and recorded with the reason:
-- `copy`: cut by stream copy at safe keyframes (closed GOP, no leading pictures) into segment files;
-- `decode`: every worker decodes its exact frame range from the source (frame-accurate), used where copy
-  cuts cannot be trusted: containers and codecs that lose frames or timestamps when copied, packets without
-  timestamps, open GOPs or long GOPs that would make segments far longer than the target.
+Every encoder reads its own range straight from the source: it seeks to a keyframe at or before its first
+frame, decodes, and keeps exactly `[start_pts, end_pts)` (frame-accurate, whatever the GOP structure). A
+cut on a clean keyframe (closed GOP, no leading pictures) costs nothing extra, so the planner takes one
+when it lies near the target; otherwise it cuts at the exact frame and that encoder decodes from the
+keyframe before it.
+
+How long the segments are depends on the fan-out: enough segments to keep every encoder busy (all at once
+in the cloud; a few each locally, so the pool finishes together), never under about a second, never so
+long that one segment's estimated encode time leaves the encoder's time budget.
 """
 
 from __future__ import annotations
 
-import itertools
+import bisect
 import logging
+import math
 from dataclasses import asdict, dataclass
 from fractions import Fraction
 from typing import Any, Literal
 
 from splitstitch.media import MediaInfo
+from splitstitch.settings import Settings
+from splitstitch.throughput import encode_seconds
 
 log = logging.getLogger(__name__)
 
-SplitPath = Literal["copy", "decode"]
-
-# (format family, codec) pairs where stream-copy splitting is known to lose frames or timestamps.
-UNTRUSTED_COPY = {
-    ("mpeg", "mpeg2video"), ("mpeg", "mpeg1video"), ("mpegvideo", "mpeg2video"),
-    ("avi", "mpeg4"), ("avi", "msmpeg4v3"), ("avi", "msmpeg4v2"), ("matroska", "mpeg4"),
+SeekPolicy = Literal["keyframe", "two_keyframes"]
+# (format family, codec) pairs whose seeks can land late: seek two keyframes before the segment instead.
+LATE_SEEKS = {
+    ("mpeg", "mpeg2video"), ("mpeg", "mpeg1video"), ("mpegvideo", "mpeg2video"), ("mpegts", "mpeg2video"),
+    ("avi", "mpeg4"), ("avi", "msmpeg4v3"), ("avi", "msmpeg4v2"), ("matroska", "mpeg4"), ("mpegts", "h264"),
+    ("mpegts", "hevc"),
 }  # fmt: skip
-# Codecs the segment muxers below carry faithfully; anything else goes the decode path.
-COPY_SEGMENT_FORMAT = {"h264": "mpegts", "hevc": "mpegts", "vp9": "matroska", "av1": "matroska", "vp8": "matroska"}
-LONG_SEGMENT_FACTOR = 2.0  # a copy segment longer than this many targets counts as "far longer"
+KEYFRAME_TOLERANCE = 0.25  # a clean keyframe within this fraction of the target from the goal is taken
+SEEK_EPSILON_S = 0.001  # seek this much before the keyframe so rounding never lands after it
+
+
+@dataclass(frozen=True)
+class Fanout:
+    """How the segments will be run: `concurrency` encoders at once with `vcpus` each."""
+
+    concurrency: int
+    segments_per_encoder: float = 1.0  # locally 3: the longest-first pool then ends together
+    min_seconds: float = 1.0
+    max_seconds: float = 120.0
+    vcpus: float = 1.0
+    budget_seconds: float = 3600.0  # one segment's estimated encode time must stay under this
+    spare_cores_to_encoders: bool = False  # local: fewer segments than encoders get more threads each
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Fanout:
+        return cls(**data)
 
 
 @dataclass(frozen=True)
@@ -37,8 +63,8 @@ class Segment:
     start_frame: int
     end_frame: int  # exclusive
     start_pts: int
-    end_pts: int | None  # pts of the first frame of the next segment; None for the last segment
-    seek_pts: int | None  # decode path: a keyframe well before start to seek to; None reads from the start
+    end_pts: int | None  # pts of the next segment's first frame; None for the last segment
+    seek_pts: int | None  # keyframe to seek to before decoding; None reads from the start of the file
     start_seconds: float  # from the first video frame
     duration_seconds: float  # up to the next segment's first frame (or the end of the last frame)
 
@@ -50,14 +76,18 @@ class Segment:
     def name(self) -> str:
         return f"{self.index:05d}"
 
+    @property
+    def on_keyframe(self) -> bool:
+        return self.seek_pts is None or self.seek_pts == self.start_pts
+
 
 @dataclass(frozen=True)
 class Plan:
-    split_path: SplitPath
-    reason: str
     target_seconds: float
+    reason: str  # why this length and these cuts, in a line
     time_base: str
-    segment_format: str | None  # container of copy-split segments
+    seek: SeekPolicy
+    encoder_threads: int
     segments: tuple[Segment, ...]
 
     @property
@@ -75,96 +105,103 @@ class Plan:
         return cls(**{**data, "segments": tuple(Segment(**s) for s in data["segments"])})
 
 
-def choose_cuts(timestamps: tuple[int, ...], candidates: list[int], target: int) -> list[int]:
-    """Greedy: from each cut, take the candidate frame whose time is closest to one target further on.
-
-    `candidates` are frame indices where a cut is allowed (sorted, excluding 0). A tail shorter than half
-    a target is merged into the segment before it. Returns the start frames of all segments, from 0.
-    """
-    starts = [0]
-    pool = [c for c in candidates if 0 < c < len(timestamps)]
-    end_time = timestamps[-1]
-    i = 0
-    while i < len(pool):
-        goal = timestamps[starts[-1]] + target
-        while i + 1 < len(pool) and abs(timestamps[pool[i + 1]] - goal) <= abs(timestamps[pool[i]] - goal):
-            i += 1
-        cut = pool[i]
-        if end_time - timestamps[cut] < target / 2:
-            break
-        starts.append(cut)
-        i += 1
-        while i < len(pool) and pool[i] <= cut:
-            i += 1
-    return starts
-
-
-def decide_path(info: MediaInfo, target_seconds: float) -> tuple[SplitPath, str]:
-    assert info.video and info.frames
-    frames, video = info.frames, info.video
-    family = info.format_name.split(",")[0]
-    if not frames.from_packets:
-        return "decode", "packets carry no usable timestamps: frames indexed and cut by the decoder"
-    if (family, video.codec) in UNTRUSTED_COPY:
-        return "decode", f"stream copy of {video.codec} in {family} loses frames or timestamps"
-    if video.codec not in COPY_SEGMENT_FORMAT:
-        return "decode", f"no trusted segment container for {video.codec}"
-    open_gop = len(frames.keyframes) - len(frames.safe_cuts)
-    copy_starts = choose_cuts(frames.timestamps, list(frames.safe_cuts), _ticks(info, target_seconds))
-    longest = _longest_seconds(info, copy_starts)
-    if longest > LONG_SEGMENT_FACTOR * target_seconds and info.video_seconds() > LONG_SEGMENT_FACTOR * target_seconds:
-        why = f"open GOP ({open_gop} keyframes are not clean cuts)" if open_gop else "long GOP"
-        return "decode", f"{why}: copy cuts give a {longest:.1f} s segment for a {target_seconds:g} s target"
-    note = f"; {open_gop} open-GOP keyframes skipped" if open_gop else ""
-    return "copy", f"clean keyframes every <= {longest:.1f} s{note}"
-
-
-def _ticks(info: MediaInfo, seconds: float) -> int:
+def output_size(info: MediaInfo, settings: Settings) -> tuple[int, int]:
     assert info.video
-    return max(1, round(Fraction(seconds) / info.video.time_base))
+    width, height = info.video.display_size
+    if settings.height and settings.height < height:
+        return max(2, round(width * settings.height / height)), settings.height
+    return width, height
 
 
-def _longest_seconds(info: MediaInfo, starts: list[int]) -> float:
+def target_seconds(info: MediaInfo, settings: Settings, fanout: Fanout) -> tuple[float, str]:
+    """Segment length and why: the user's, else fill the fan-out, clamped, capped by the time budget."""
     assert info.video and info.frames
-    ts = info.frames.timestamps
-    bounds = [ts[s] for s in starts] + [info.frames.end()]
-    return float(max(b - a for a, b in itertools.pairwise(bounds)) * info.video.time_base)
+    seconds = info.video_seconds()
+    fps = info.frames.count / seconds if seconds > 0 else 30.0
+    width, height = output_size(info, settings)
+    per_second = encode_seconds(width, height, fps, settings.codec, settings.preset, fanout.vcpus)
+    budget_cap = fanout.budget_seconds / per_second if per_second > 0 else math.inf
+    if settings.segment_seconds is not None:
+        chosen, why = settings.segment_seconds, "as asked"
+    else:
+        wanted = seconds / max(1.0, fanout.concurrency * fanout.segments_per_encoder)
+        chosen = min(max(wanted, fanout.min_seconds), fanout.max_seconds)
+        why = f"{fanout.concurrency} encoders x {fanout.segments_per_encoder:g}"
+    if chosen > budget_cap:
+        chosen = max(budget_cap, 1.0 / fps)
+        why += f", capped by the {fanout.budget_seconds:.0f} s encode budget (estimated {per_second:.1f} s per s)"
+    return chosen, why
 
 
-def seek_point(keyframes: tuple[int, ...], start_frame: int) -> int | None:
-    """Two keyframes back from the segment start: decoders that land late (MPEG-PS) still see its first frame."""
-    before = [k for k in keyframes if k <= start_frame]
-    if start_frame == 0 or len(before) < 2:
+def seek_policy(info: MediaInfo) -> SeekPolicy:
+    assert info.video and info.frames
+    family = info.format_name.split(",")[0]
+    if not info.frames.from_packets or (family, info.video.codec) in LATE_SEEKS:
+        return "two_keyframes"
+    return "keyframe"
+
+
+def choose_cuts(timestamps: tuple[int, ...], clean: tuple[int, ...], target: int, tolerance: int) -> list[int]:
+    """Start frames of all segments, from 0: from each cut, the clean keyframe nearest to one target further
+    on if it lies within `tolerance` ticks of that goal, else the frame nearest to the goal. A tail shorter
+    than half a target joins the segment before it."""
+    starts, count, end_time = [0], len(timestamps), timestamps[-1]
+    while True:
+        goal = timestamps[starts[-1]] + target
+        if end_time - goal < target / 2 or goal > end_time:
+            return starts
+        frame = min(bisect.bisect_left(timestamps, goal), count - 1)
+        if frame > 0 and abs(timestamps[frame - 1] - goal) <= abs(timestamps[frame] - goal):
+            frame -= 1
+        k = bisect.bisect_left(clean, goal)
+        near = [c for c in clean[max(k - 1, 0) : k + 1] if c > starts[-1] and abs(timestamps[c] - goal) <= tolerance]
+        cut = min(near, key=lambda c: abs(timestamps[c] - goal)) if near else frame
+        if cut <= starts[-1]:
+            cut = starts[-1] + 1
+        if cut >= count or end_time - timestamps[cut] < target / 2:
+            return starts
+        starts.append(cut)
+
+
+def seek_frame(keyframes: tuple[int, ...], start_frame: int, policy: SeekPolicy) -> int | None:
+    """The keyframe to seek to for a segment starting at `start_frame`; None: read from the file's start."""
+    k = bisect.bisect_right(keyframes, start_frame) - (1 if policy == "keyframe" else 2)
+    if start_frame == 0 or k < 0 or keyframes[k] == 0:
         return None
-    return before[-2] if before[-2] > 0 else None
+    return keyframes[k]
 
 
-def plan_segments(info: MediaInfo, target_seconds: float) -> Plan:
-    if target_seconds <= 0:
-        raise ValueError("target segment length must be positive")
+def encoder_threads(settings: Settings, fanout: Fanout, segments: int) -> int:
+    threads = max(settings.encoder_threads, round(fanout.vcpus))
+    if fanout.spare_cores_to_encoders and segments < fanout.concurrency:
+        threads = max(threads, fanout.concurrency // max(segments, 1))
+    return threads
+
+
+def plan_segments(info: MediaInfo, settings: Settings, fanout: Fanout) -> Plan:
     assert info.video and info.frames
     frames, tb = info.frames, info.video.time_base
-    split_path, reason = decide_path(info, target_seconds)
-    candidates = list(frames.safe_cuts) if split_path == "copy" else list(range(1, frames.count))
-    starts = choose_cuts(frames.timestamps, candidates, _ticks(info, target_seconds))
+    seconds, why = target_seconds(info, settings, fanout)
+    ticks = max(1, round(Fraction(seconds) / tb))
+    policy = seek_policy(info)
+    starts = choose_cuts(frames.timestamps, frames.safe_cuts, ticks, round(ticks * KEYFRAME_TOLERANCE))
     ends = [*starts[1:], frames.count]
     ts, first = frames.timestamps, frames.timestamps[0]
     segments = []
     for index, (start, end) in enumerate(zip(starts, ends, strict=True)):
         end_pts = ts[end] if end < frames.count else None
-        seek = seek_point(frames.keyframes, start) if split_path == "decode" else None
+        seek = seek_frame(frames.keyframes, start, policy)
         segments.append(
             Segment(
-                index=index,
-                start_frame=start,
-                end_frame=end,
-                start_pts=ts[start],
-                end_pts=end_pts,
-                seek_pts=ts[seek] if seek is not None else None,
-                start_seconds=float((ts[start] - first) * tb),
+                index=index, start_frame=start, end_frame=end, start_pts=ts[start], end_pts=end_pts,
+                seek_pts=ts[seek] if seek is not None else None, start_seconds=float((ts[start] - first) * tb),
                 duration_seconds=float(((end_pts if end_pts is not None else frames.end()) - ts[start]) * tb),
             )
-        )
-    segment_format = COPY_SEGMENT_FORMAT[info.video.codec] if split_path == "copy" else None
-    log.info("plan: %d segments, %s path (%s)", len(segments), split_path, reason)
-    return Plan(split_path, reason, target_seconds, str(tb), segment_format, tuple(segments))
+        )  # fmt: skip
+    clean = set(frames.safe_cuts)
+    on_key = sum(1 for s in segments[1:] if s.start_frame in clean)
+    cuts = f"{on_key} of {len(segments) - 1} cuts on clean keyframes" if len(segments) > 1 else "one segment"
+    reason = f"{seconds:.2f} s segments ({why}); {cuts}; seek {policy.replace('_', ' ')} before each"
+    threads = encoder_threads(settings, fanout, len(segments))
+    log.info("plan: %d segments, %s", len(segments), reason)
+    return Plan(seconds, reason, str(tb), policy, threads, tuple(segments))

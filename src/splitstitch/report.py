@@ -10,11 +10,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from splitstitch import __version__
 from splitstitch.media import MediaInfo
 
-STAGES = ("probe", "plan", "split", "encode", "audio", "stitch", "verify", "total")
+if TYPE_CHECKING:
+    from splitstitch.job import Job
+    from splitstitch.stages import Finished
+    from splitstitch.verify import Verification
+
+STAGES = ("prepare", "encode", "audio", "finish", "verify", "total")
 
 
 def children_cpu_seconds() -> float:
@@ -27,7 +33,8 @@ def children_cpu_seconds() -> float:
 class StageTimer:
     """Wall seconds per stage and the CPU seconds its ffmpeg/ffprobe children used.
 
-    `audio` runs inside the encode pool, so its wall time overlaps `encode` (and its CPU is counted there).
+    `audio` runs beside the segments (in the local pool, or as its own Lambda), so its wall time overlaps
+    `encode` (locally its CPU is counted there).
     """
 
     seconds: dict[str, float] = field(default_factory=dict)
@@ -79,3 +86,38 @@ def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n", encoding="utf-8")
     os.replace(tmp, path)
+
+
+def build_report(
+    job: Job, finished: Finished, output_path: str, timer: StageTimer, executor: dict[str, Any],
+    verification: Verification,
+) -> dict[str, Any]:  # fmt: skip
+    """The job report: the same shape from the local runner and from the cloud's finish stage."""
+    by_index = {e.index: e for e in finished.encoded}
+    segments = [
+        {"index": s.index, "start_s": round(s.start_seconds, 6), "duration_s": round(s.duration_seconds, 6),
+         "start_frame": s.start_frame, "frames": s.frames, "on_keyframe": s.on_keyframe,
+         "encode_seconds": by_index[s.index].seconds, "check_seconds": by_index[s.index].check_seconds,
+         "bytes": by_index[s.index].bytes}
+        for s in job.plan.segments
+    ]  # fmt: skip
+    plan = job.plan
+    return {
+        "tool": "splitstitch",
+        "version": __version__,
+        "job": job.id,
+        "status": "succeeded" if verification.ok else "failed",
+        "source": describe(job.info),
+        "output": describe(finished.output) | {"path": output_path, "bytes": finished.size,
+                                               "container": job.output.muxer, "parts": finished.parts},
+        "settings": job.settings.to_dict(),
+        "executor": executor,
+        "plan": {"target_seconds": round(plan.target_seconds, 6), "reason": plan.reason, "seek": plan.seek,
+                 "encoder_threads": plan.encoder_threads, "segments": segments},
+        "audio": None if job.audio is None else job.audio.to_dict() | {
+            "fragments": len(finished.audio.fragments) if finished.audio else 0,
+            "encode_seconds": finished.audio.seconds if finished.audio else None},
+        "timings_s": timer.as_dict(),
+        "cpu_seconds": timer.cpu_dict(),
+        "verification": verification.to_dict(),
+    }  # fmt: skip

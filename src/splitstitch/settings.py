@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from splitstitch.codecs import CODECS, DEFAULT_CRF, X264_PRESETS, Codec
 from splitstitch.errors import UsageError
+
+VERIFY_MODES = ("joins", "full")
 
 
 @dataclass(frozen=True)
@@ -17,8 +19,9 @@ class Settings:
     height: int | None = None
     audio_bitrate: str | None = None  # None: 128k for stereo, 64k per channel above that; copy when it fits
     audio_tracks: str = "0"  # "0", "0,1", "all" or "none"
-    segment_seconds: float = 10.0
+    segment_seconds: float | None = None  # None: planned for the fan-out (see plan.target_seconds)
     encoder_threads: int = 1
+    verify: str = "joins"  # "joins": each segment's first GOP decoded; "full": every frame decoded
 
     def __post_init__(self) -> None:
         if self.codec not in CODECS:
@@ -29,7 +32,9 @@ class Settings:
             raise UsageError(f"crf {self.crf} is out of range 0-63")
         if self.height is not None and not 16 <= self.height <= 8192:
             raise UsageError(f"height {self.height} is out of range 16-8192")
-        if self.segment_seconds <= 0:
+        if self.verify not in VERIFY_MODES:
+            raise UsageError(f"unknown verification {self.verify!r} (choose {', '.join(VERIFY_MODES)})")
+        if self.segment_seconds is not None and self.segment_seconds <= 0:
             raise UsageError("segment length must be positive")
 
     @property
@@ -53,3 +58,11 @@ class Settings:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Settings:
+        """Known fields only; a wrong value is a UsageError (from __post_init__)."""
+        try:
+            return cls(**{f.name: d[f.name] for f in fields(cls) if f.name in d})
+        except TypeError as exc:
+            raise UsageError(f"bad settings: {exc}") from None

@@ -1,4 +1,4 @@
-"""Verify an output against its source with ffprobe (demux of both) and a full decode of the output.
+"""Verify an output against its source: the rules on two probes (source and output), and decode checks.
 
 `compare()` is pure: it takes the two probes and returns named checks, so each rule is unit-tested on
 its own. A failed check is an error for the caller, never a warning.
@@ -7,15 +7,18 @@ its own. A failed check is an error for the caller, never a warning.
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from splitstitch.audio import AudioPlan
 from splitstitch.binaries import AV1_DECODER_ENV, binaries, decoder_ffmpeg
 from splitstitch.errors import ToolError
-from splitstitch.ffmpeg import compact_records, run_ffmpeg, run_ffprobe
+from splitstitch.ffmpeg import run_ffmpeg
 from splitstitch.media import MediaInfo, probe_frames, probe_streams
+from splitstitch.source import MediaSource
+
+if TYPE_CHECKING:
+    from splitstitch.audio import AudioPlan
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +36,6 @@ class Check:
 @dataclass(frozen=True)
 class Verification:
     checks: tuple[Check, ...]
-    output: MediaInfo | None = field(default=None, compare=False, repr=False)  # the probe the checks came from
 
     @property
     def ok(self) -> bool:
@@ -125,9 +127,10 @@ def compare(src: MediaInfo, out: MediaInfo, plan: AudioPlan | None) -> list[Chec
     return _video_checks(src, out) + _audio_checks(src, out, plan)
 
 
-def decode_args(path: Path, maps: tuple[str, ...] = ("0:v", "0:a?")) -> list[str]:
+def decode_args(path: Path, maps: tuple[str, ...] = ("0:v", "0:a?"), frames: int | None = None) -> list[str]:
     mapping = [arg for m in maps for arg in ("-map", m)]
-    return ["-protocol_whitelist", "file", "-i", f"file:{path.resolve()}", *mapping, "-f", "null", "-"]
+    limit = ["-frames:v", str(frames)] if frames else []
+    return ["-protocol_whitelist", "file", "-i", f"file:{path.resolve()}", *mapping, *limit, "-f", "null", "-"]
 
 
 def decode_check(
@@ -136,79 +139,32 @@ def decode_check(
     *,
     maps: tuple[str, ...] = ("0:v", "0:a?"),
     name: str = "decodes_cleanly",
+    frames: int | None = None,
     timeout: float = 3600.0,
 ) -> Check:
-    """Decode the mapped streams; any warning or error from the decoders fails (damage hides at `-v error`)."""
+    """Decode the mapped streams (the first `frames` video frames, or all); any warning or error from the
+    decoders fails (damage hides at `-v error`)."""
     program = decoder_ffmpeg(video_codec) if "0:v" in maps else binaries().ffmpeg
     if program is None:
         return Check(name, False, f"no {video_codec} decoder: set {AV1_DECODER_ENV} or install imageio-ffmpeg")
     try:
         stderr = run_ffmpeg(
-            decode_args(path, maps), timeout=timeout, loglevel="warning", program=program
+            decode_args(path, maps, frames), timeout=timeout, loglevel="warning", program=program
         ).stderr.strip()
     except ToolError as exc:
         return Check(name, False, str(exc))
     first = stderr.splitlines()[0] if stderr else ""
-    return Check(name, not stderr, first or "no decoder warnings or errors")
+    what = f"first {frames} frames decoded" if frames else "decoded in full"
+    return Check(name, not stderr, first or f"{what}, no decoder warnings or errors")
 
 
-def video_fingerprint(path: Path, timeout: float = 600.0) -> tuple[str, list[str]]:
-    """Codec extradata hash and `size:crc` of every video packet, in order (demux only, no decoding)."""
-    text = run_ffprobe(
-        ["-protocol_whitelist", "file", "-select_streams", "v:0", "-show_data_hash", "CRC32", "-show_entries",
-         "packet=size,data_hash:stream=extradata_hash", "-of", "compact=p=0", f"file:{path.resolve()}"], timeout=timeout,
-    ).stdout  # fmt: skip
-    packets, extradata = [], ""
-    for fields in compact_records(text):
-        if "extradata_hash" in fields:
-            extradata = fields["extradata_hash"]
-        elif "size" in fields:
-            packets.append(f"{fields['size']}:{fields.get('data_hash', '')}")
-    return extradata, packets
+def probe_output(path: Path) -> MediaInfo:
+    """The written output as ffprobe sees it (independent of the structural parse)."""
+    source = MediaSource.local(path)
+    return probe_frames(probe_streams(source), source)
 
 
-def segments_check(output: Path, segments: list[Path]) -> Check:
-    """The output's video is exactly the segments' packets, which their workers decoded cleanly; and all
-    segments share one set of codec parameters, so a decoder crossing a join sees nothing new (each starts
-    with an IDR frame)."""
-    prints = [video_fingerprint(p) for p in segments]
-    params = {extradata for extradata, _ in prints}
-    expected = [packet for _, packets in prints for packet in packets]
-    _, got = video_fingerprint(output)
-    if len(params) != 1:
-        return Check("video_is_verified_segments", False, f"segments have {len(params)} different codec parameter sets")
-    if got != expected:
-        first = next(
-            (i for i, (a, b) in enumerate(zip(got, expected, strict=False)) if a != b), min(len(got), len(expected))
-        )
-        return Check(
-            "video_is_verified_segments",
-            False,
-            f"output packet {first} differs from the segments' ({len(got)} vs {len(expected)} packets)",
-        )
-    return Check(
-        "video_is_verified_segments",
-        True,
-        f"{len(got)} packets identical to {len(segments)} segments decoded cleanly by their workers",
-    )
-
-
-def verify_output(
-    src: MediaInfo, output: Path, audio_plan: AudioPlan | None, segments: list[Path] | None = None
-) -> Verification:
-    """Compare with the source; then either a full decode of the output, or (given the encoded segments,
-    each already decoded by its worker) packet identity with the segments plus a full decode of the audio."""
-    out = probe_frames(probe_streams(output))
-    codec = out.video.codec if out.video else "unknown"
-    if segments:
-        decoding = [
-            segments_check(output, segments),
-            decode_check(output, codec, maps=("0:a?",), name="audio_decodes_cleanly"),
-        ]
-    else:
-        decoding = [decode_check(output, codec)]
-    checks = [*compare(src, out, audio_plan), *decoding]
-    result = Verification(tuple(checks), out)
+def report_checks(checks: list[Check]) -> Verification:
     for c in checks:
-        log.info("verify %-22s %s  %s", c.name, "ok" if c.ok else "FAILED", c.detail)
-    return result
+        log.info("verify %-26s %s  %s", c.name, "ok" if c.ok else "FAILED", c.detail)
+    return Verification(tuple(checks))

@@ -19,6 +19,6 @@ def test_same_frames_and_psnr_within_a_tenth_of_a_db(tmp_path: Path) -> None:
     ours = tmp_path / "ours.mp4"
     assert (
         main(["transcode", str(source), "-o", str(ours), "--crf", "23", "--preset", "veryfast", "--quiet"]) == 0
-    )  # fmt: skip  (default 10 s segments: IDR cadence close to x264 keyint 250)
+    )  # fmt: skip
     assert facts(ours).frames == facts(single).frames == facts(source).frames
     assert abs(psnr(ours, source) - psnr(single, source)) <= 0.1

@@ -1,4 +1,4 @@
-"""Exactness on both split paths: a lossless encode (x264 CRF 0) must reproduce every source frame
+"""Exactness whatever the cuts (on clean keyframes or mid-GOP): a lossless encode (x264 CRF 0) must reproduce every source frame
 bit for bit, in order, none dropped or doubled, at the segment joins too."""
 
 from __future__ import annotations

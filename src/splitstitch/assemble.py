@@ -1,0 +1,237 @@
+"""Lay out an output from its parts and prove what was written: pure, no processes, no storage calls.
+
+An MP4 output is `init sidx (video fragments of segment i, then the audio fragments that start inside it)*`.
+The layout says, piece by piece, which stored bytes go where and how they are patched (fmp4.Patch); the
+executors fetch and write the pieces (a local file, or parallel multipart parts in S3). Whoever writes a
+part first runs `build_part`, which checks every fragment's hash against what its encoder recorded and
+parses every byte it emits, so the verification sees the output exactly as written, not as planned.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import math
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Literal
+
+from splitstitch import fmp4
+from splitstitch.errors import SegmentMismatchError
+from splitstitch.fmp4_init import SidxReference, TrackEdit, build_init, build_sidx, movie_timescale
+from splitstitch.media import AudioInfo, FrameIndex, MediaInfo, VideoInfo
+
+MIN_PART_BYTES = 5 << 20  # S3 multipart: every part but the last must be at least 5 MiB
+PART_BYTES = 32 << 20  # what a part aims at: large enough for throughput, small enough for memory
+
+
+@dataclass(frozen=True)
+class Piece:
+    """Stored bytes placed in the output: a segment's fragments, or one audio fragment."""
+
+    kind: Literal["video", "audio"]
+    index: int  # segment index, or audio fragment number
+    offset: int  # within the stored object (audio: within the audio job's fragments)
+    size: int
+    sha256: str
+    patch: fmp4.Patch
+
+
+@dataclass(frozen=True)
+class AudioFragment:
+    offset: int
+    size: int
+    sha256: str
+    start: float  # seconds on the audio job's own timeline (after its edit list)
+
+
+@dataclass(frozen=True)
+class Layout:
+    head: bytes  # init (+ sidx)
+    pieces: tuple[Piece, ...]
+    video_edit: int  # E: the constant composition delay every segment was shifted to
+    audio_edits: tuple[int, ...]
+
+    @property
+    def size(self) -> int:
+        return len(self.head) + sum(p.size for p in self.pieces)
+
+
+@dataclass(frozen=True)
+class VideoPart:
+    """What the layout needs to know of one encoded segment."""
+
+    index: int
+    start: int  # first frame's time on the output timeline, in the video timescale
+    duration: int  # up to the next segment's start (the last: to the end of its last frame)
+    first_cts: int
+    span: int
+    last_duration: int
+    size: int
+    sha256: str
+    init_sha256: str
+
+
+def layout(
+    video_init: bytes,
+    parts: list[VideoPart],
+    audio_init: bytes | None = None,
+    audio_fragments: list[AudioFragment] | None = None,
+    audio_delay: float = 0.0,
+    index: bool = True,
+) -> Layout:
+    """The output's head and pieces. Raises SegmentMismatchError where segments cannot be joined exactly."""
+    if len({p.init_sha256 for p in parts}) != 1:
+        raise SegmentMismatchError(f"segments were encoded with {len({p.init_sha256 for p in parts})} different inits")
+    video = fmp4.tracks(video_init)[0]
+    for a, b in itertools.pairwise(parts):
+        if a.start + a.duration != b.start:
+            raise SegmentMismatchError(f"segment {a.index:05d} does not end where segment {b.index:05d} starts")
+    edit = max(p.first_cts for p in parts)
+    total_s = (parts[-1].start + parts[-1].duration) / video.timescale
+    audio_tracks = fmp4.tracks(audio_init) if audio_init else []
+    audio_edits = tuple(t.edit_media_time for t in audio_tracks)
+    if audio_fragments:
+        total_s = max(total_s, audio_delay + max(f.start for f in audio_fragments))
+    duration = math.ceil(total_s * movie_timescale(video_init))
+    init, mapping = build_init(video_init, TrackEdit(edit), audio_init, tuple(TrackEdit(e) for e in audio_edits),
+                               duration)  # fmt: skip
+    pieces: list[Piece] = []
+    sequence, pending = 1, list(enumerate(audio_fragments or []))
+    audio_shifts = {t.track_id: round(audio_delay * t.timescale) for t in audio_tracks}
+    for n, part in enumerate(parts):
+        patch = fmp4.Patch(decode_time_shift=part.start, cts_shift=edit - part.first_cts, first_sequence=sequence,
+                           last_duration=_last_duration(part))  # fmt: skip
+        pieces.append(Piece("video", part.index, 0, part.size, part.sha256, patch))
+        sequence += 1  # one moof per segment (frag_custom); checked when the part is built
+        end_s = math.inf if n == len(parts) - 1 else (part.start + part.duration) / video.timescale
+        while pending and audio_delay + pending[0][1].start < end_s:
+            number, frag = pending.pop(0)
+            audio_patch = fmp4.Patch(shifts=audio_shifts, first_sequence=sequence, track_ids=mapping)
+            pieces.append(Piece("audio", number, frag.offset, frag.size, frag.sha256, audio_patch))
+            sequence += 1
+    head = init
+    if index:
+        sizes = _subsegment_sizes(pieces)
+        refs = [SidxReference(size, part.duration) for size, part in zip(sizes, parts, strict=True)]
+        head += build_sidx(1, video.timescale, edit, refs)
+    return Layout(head, tuple(pieces), edit, audio_edits)
+
+
+def _last_duration(part: VideoPart) -> int | None:
+    """The last sample's duration that makes the segment's decode span its planned duration exactly, so the
+    next segment's decode times continue it (VFR encoders guess the last frame's duration)."""
+    if part.span == part.duration:
+        return None
+    last = part.last_duration + part.duration - part.span
+    if last <= 0:
+        raise SegmentMismatchError(f"segment {part.index:05d} decodes {part.span - part.duration} ticks past its end")
+    return last
+
+
+def _subsegment_sizes(pieces: list[Piece]) -> list[int]:
+    sizes: list[int] = []
+    for piece in pieces:
+        if piece.kind == "video":
+            sizes.append(piece.size)
+        else:
+            sizes[-1] += piece.size
+    return sizes
+
+
+def group_parts(lay: Layout, target: int = PART_BYTES) -> list[list[Piece]]:
+    """Pieces in consecutive groups of about `target` bytes (the head travels with the first group); every
+    group but the last is at least MIN_PART_BYTES, as S3 multipart uploads require."""
+    groups: list[list[Piece]] = [[]]
+    size = len(lay.head)
+    for piece in lay.pieces:
+        if size >= target:
+            groups.append([])
+            size = 0
+        groups[-1].append(piece)
+        size += piece.size
+    if len(groups) > 1 and size < MIN_PART_BYTES:
+        groups[-2] += groups.pop()
+    return groups
+
+
+@dataclass
+class OutputTimeline:
+    """Every sample of the output as parsed from the bytes written, per track."""
+
+    tracks: list[fmp4.TrackInfo]
+    runs: dict[int, list[fmp4.Run]] = field(default_factory=dict)
+    fragments: int = 0
+
+    def add(self, data: bytes) -> None:
+        for fragment in fmp4.fragments(data, self.tracks):
+            self.fragments += 1
+            for run in fragment.runs:
+                self.runs.setdefault(run.track_id, []).append(run)
+
+
+def build_part(pieces: list[Piece], fetch: Callable[[Piece], bytes], timeline: OutputTimeline | None = None) -> bytes:
+    """The bytes of one group of pieces: fetched, hash-checked, patched and (given a timeline) parsed."""
+    out = bytearray()
+    for piece in pieces:
+        raw = fetch(piece)
+        if len(raw) != piece.size or hashlib.sha256(raw).hexdigest() != piece.sha256:
+            raise SegmentMismatchError(f"{piece.kind} piece {piece.index}: stored bytes differ from what was checked")
+        if piece.kind == "video" and sum(1 for b in fmp4.iter_boxes(raw) if b.type == "moof") != 1:
+            raise SegmentMismatchError(f"segment {piece.index:05d}: expected one fragment")
+        out += fmp4.patch_fragments(raw, piece.patch)
+    data = bytes(out)
+    if timeline is not None:
+        timeline.add(data)
+    return data
+
+
+SAMPLE_ENTRY_CODECS = {"avc1": "h264", "avc3": "h264", "hvc1": "hevc", "hev1": "hevc", "vp09": "vp9", "av01": "av1",
+                       "mp4a": "aac", "Opus": "opus", "fLaC": "flac", "ac-3": "ac3", "ec-3": "eac3", ".mp3": "mp3"}  # fmt: skip
+
+
+def sample_entry(init: bytes, track_id: int) -> tuple[str, int, int]:
+    """(codec, width or channels, height or sample rate) of a track, from its first sample entry."""
+    for trak, info in zip(fmp4.find(init, "moov/trak"), fmp4.tracks(init), strict=True):
+        if info.track_id != track_id:
+            continue
+        (stsd,) = fmp4.find(init, "mdia/minf/stbl/stsd", trak.body, trak.end)
+        entry = next(fmp4.iter_boxes(init, stsd.body + 8, stsd.end))
+        codec = SAMPLE_ENTRY_CODECS.get(entry.type, entry.type)
+        if info.handler == "vide":
+            width, height = struct.unpack_from(">HH", init, entry.body + 24)
+            return codec, width, height
+        channels = struct.unpack_from(">H", init, entry.body + 16)[0]
+        rate = struct.unpack_from(">I", init, entry.body + 24)[0] >> 16
+        return codec, channels, rate
+    raise fmp4.Mp4Error(f"no track {track_id} in the init")
+
+
+def output_info(name: str, size: int, init: bytes, timeline: OutputTimeline, pix_fmt: str, bit_depth: int) -> MediaInfo:
+    """The output as its bytes say it is: what `verify.compare` checks against the source."""
+    tracks = {t.track_id: t for t in fmp4.tracks(init)}
+    video = next(t for t in tracks.values() if t.handler == "vide")
+    samples = sorted(
+        (pts - video.edit_media_time, duration, sync)
+        for run in timeline.runs.get(video.track_id, [])
+        for pts, duration, sync in zip(run.presentation_times(), run.durations, run.sync, strict=True)
+    )
+    codec, width, height = sample_entry(init, video.track_id)
+    keys = tuple(i for i, (_, _, sync) in enumerate(samples) if sync)
+    frames = FrameIndex(tuple(t for t, _, _ in samples), samples[-1][1] if samples else 0, keys, keys, True)
+    tb = Fraction(1, video.timescale)
+    video_info = VideoInfo(0, codec, width, height, pix_fmt, bit_depth, tb, None, 0, len(samples))
+    audio, extents = [], []
+    for n, track in enumerate(t for t in tracks.values() if t.handler == "soun"):
+        runs = timeline.runs.get(track.track_id, [])
+        a_codec, channels, rate = sample_entry(init, track.track_id)
+        spans = [(pts, pts + d) for r in runs for pts, d in zip(r.presentation_times(), r.durations, strict=True)]
+        # the edit list starts presentation at media_time: samples before it (encoder priming) are not shown
+        start = max(min(a for a, _ in spans) - track.edit_media_time, 0) / track.timescale if spans else 0.0
+        end = (max(b for _, b in spans) - track.edit_media_time) / track.timescale if spans else 0.0
+        audio.append(AudioInfo(1 + n, a_codec, channels, None, rate, start, end - start, Fraction(1, track.timescale)))
+        if spans:
+            extents.append((1 + n, start, end))
+    return MediaInfo(name, size, "mp4", None, 0.0, video_info, tuple(audio), frames, size, tuple(extents))

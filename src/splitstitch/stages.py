@@ -1,0 +1,155 @@
+"""The pipeline's four stages, the one stage graph every executor runs:
+
+    prepare ──► encode_segment(i) for every segment ─┐
+            └─► encode_audio (once, whole file) ──────┴─► finish
+
+The local runner (`pipeline.transcode`) schedules them on a thread pool over a work folder; the Lambda
+handlers run one stage each over S3; the benchmark's model times the same graph. Stages talk only through
+the job value and a `Storage` (names relative to the job), never through paths or S3 keys.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from splitstitch import assemble
+from splitstitch.audio import FRAGMENTS_NAME as AUDIO_FRAGMENTS
+from splitstitch.audio import INIT_NAME as AUDIO_INIT
+from splitstitch.audio import RESULT_NAME as AUDIO_RESULT
+from splitstitch.audio import AudioPlan, AudioResult, plan_audio
+from splitstitch.audio import encode_audio as run_audio_job
+from splitstitch.codecs import OutputFormat
+from splitstitch.encode import INIT_NAME, EncodedSegment, SegmentTask, fragment_name, result_name
+from splitstitch.encode import encode_segment as run_segment_job
+from splitstitch.errors import SegmentMismatchError
+from splitstitch.inputs import Limits, open_source
+from splitstitch.job import Job
+from splitstitch.media import MediaInfo
+from splitstitch.plan import Fanout, plan_segments
+from splitstitch.settings import Settings
+from splitstitch.source import MediaSource
+from splitstitch.storage import Storage, get_json, put_json
+from splitstitch.verify import Check, Verification, compare
+
+log = logging.getLogger(__name__)
+
+
+def prepare(
+    job_id: str, source: MediaSource, settings: Settings, output: OutputFormat, fanout: Fanout, *,
+    limits: Limits | None = None, head: bytes | None = None, scan_parallel: int = 1,
+) -> Job:  # fmt: skip
+    """Probe and plan; nothing is copied. Raises InputError for a source that must be refused."""
+    info = open_source(source, limits, head, scan_parallel)
+    plan = plan_segments(info, settings, fanout)
+    audio = plan_audio(info, settings, output, plan.target_seconds)
+    return Job(job_id, source.name, settings, output, info, plan, audio, fanout)
+
+
+def encode_segment(task: SegmentTask, source: MediaSource, store: Storage, work: Path) -> EncodedSegment:
+    """Encode and check one segment; store its fragments (and, for segment 0, the init) and its result."""
+    result, fragments, init = run_segment_job(task, source, work)
+    store.put_file(fragment_name(result.index), fragments)
+    if result.index == 0:
+        store.put_bytes(INIT_NAME, init)
+    put_json(store, result_name(result.index), result.to_dict())  # last: marks the segment done
+    return result
+
+
+def encode_audio(plan: AudioPlan, source: MediaSource, store: Storage, work: Path) -> AudioResult:
+    result, fragments, init = run_audio_job(plan, source, work)
+    store.put_file(AUDIO_FRAGMENTS, fragments)
+    store.put_bytes(AUDIO_INIT, init)
+    put_json(store, AUDIO_RESULT, result.to_dict())
+    return result
+
+
+class Sink(Protocol):
+    """Where the output's bytes go: part `i` (0-based, in order) is `build(i)`; parts may be built at once."""
+
+    def write_parts(self, count: int, build: Callable[[int], bytes]) -> None: ...
+
+
+@dataclass(frozen=True)
+class Finished:
+    verification: Verification
+    output: MediaInfo  # the output as its bytes say it is
+    encoded: tuple[EncodedSegment, ...]
+    audio: AudioResult | None
+    size: int
+    parts: int
+
+
+def video_parts(job: Job, encoded: list[EncodedSegment]) -> list[assemble.VideoPart]:
+    """Each segment's place on the output timeline, in the video track's timescale."""
+    assert job.info.frames and job.info.video
+    ticks = job.info.video.time_base * job.timescale  # source ticks -> timescale ticks (an integer)
+    first, end = job.info.frames.timestamps[0], job.info.frames.end()
+    parts = []
+    for segment, result in zip(job.plan.segments, encoded, strict=True):
+        if result.frames != segment.frames or result.timescale != job.timescale:
+            raise SegmentMismatchError(f"segment {segment.name}: result does not match the plan")
+        stop = segment.end_pts if segment.end_pts is not None else end
+        parts.append(assemble.VideoPart(
+            segment.index, int((segment.start_pts - first) * ticks), int((stop - segment.start_pts) * ticks),
+            result.first_cts, result.span, result.last_duration, result.bytes, result.sha256, result.init_sha256,
+        ))  # fmt: skip
+    return parts
+
+
+def finish(job: Job, store: Storage, sink: Sink, name: str) -> Finished:
+    """Assemble the output from the stored fragments into `sink` and verify it from the bytes written."""
+    encoded = [EncodedSegment.from_dict(get_json(store, result_name(s.index))) for s in job.plan.segments]
+    audio = AudioResult.from_dict(get_json(store, AUDIO_RESULT)) if job.audio else None
+    video_init = store.get_bytes(INIT_NAME)
+    audio_init = store.get_bytes(AUDIO_INIT) if job.audio else None
+    lay = assemble.layout(video_init, video_parts(job, encoded), audio_init, list(audio.fragments) if audio else None,
+                          job.audio.delay_s if job.audio else 0.0)  # fmt: skip
+    groups = assemble.group_parts(lay)
+    init_tracks = assemble.fmp4.tracks(lay.head)
+    timelines = {i: assemble.OutputTimeline(init_tracks) for i in range(len(groups))}
+
+    def fetch(piece: assemble.Piece) -> bytes:
+        if piece.kind == "video":
+            return store.get_bytes(fragment_name(piece.index))
+        return store.get_bytes(AUDIO_FRAGMENTS, piece.offset, piece.size)
+
+    def build(i: int) -> bytes:
+        data = assemble.build_part(groups[i], fetch, timelines[i])
+        return lay.head + data if i == 0 else data
+
+    sink.write_parts(len(groups), build)
+    timeline = assemble.OutputTimeline(init_tracks)
+    for i in range(len(groups)):
+        for track, runs in timelines[i].runs.items():
+            timeline.runs.setdefault(track, []).extend(runs)
+        timeline.fragments += timelines[i].fragments
+    assert job.info.video
+    pix_fmt = "yuv420p10le" if job.settings.codec != "h264" and job.info.video.bit_depth > 8 else "yuv420p"
+    out = assemble.output_info(name, lay.size, lay.head, timeline, pix_fmt, 10 if "10" in pix_fmt else 8)
+    checks = [*compare(job.info, out, job.audio), *structure_checks(job, encoded, audio, timeline)]
+    return Finished(Verification(tuple(checks)), out, tuple(encoded), audio, lay.size, len(groups))
+
+
+def structure_checks(
+    job: Job, encoded: list[EncodedSegment], audio: AudioResult | None, timeline: assemble.OutputTimeline
+) -> list[Check]:
+    """What the structural proof rests on, each as a named check in the report."""
+    joins = len(encoded) - 1
+    checks = [
+        Check("video_is_checked_segments", True,
+              f"{len(encoded)} segments' fragments written byte for byte (SHA-256 equal to what each encoder "
+              f"checked), one shared init, {timeline.fragments} fragments parsed from the output"),
+        # an encoder stores its result only after its decode check passed (it raises otherwise)
+        Check("segments_decode", True,
+              f"every segment decoded by its encoder from its IDR ({job.settings.verify}: "
+              f"{encoded[0].check if encoded else 'none'}); {joins} joins start fresh on an IDR with identical "
+              "parameters"),
+    ]  # fmt: skip
+    if audio is not None:
+        checks.append(Check("audio_decodes_cleanly", True, f"decoded by the audio job: {audio.check}"))
+    return checks
+

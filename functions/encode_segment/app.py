@@ -1,4 +1,5 @@
-"""Encode one segment: Distributed Map item {"job", "index"} -> work/<job>/enc_<index>.mp4."""
+"""Encode segment: one Distributed Map item (self-contained: source, segment, settings) -> its fragments
+and result under work/<job>/segments/."""
 
 import tempfile
 from pathlib import Path
@@ -7,7 +8,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from splitstitch_cloud.steps import encode_one
+from splitstitch_cloud.steps import encode_segment
 from splitstitch_cloud.storage import S3Store
 
 logger, tracer, metrics = Logger(), Tracer(), Metrics()
@@ -17,10 +18,10 @@ logger, tracer, metrics = Logger(), Tracer(), Metrics()
 @tracer.capture_lambda_handler
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    job, index = event["job"], int(event["index"])
-    logger.append_keys(job=job, segment=index)
+    index = int(event["task"]["segment"]["index"])
+    logger.append_keys(job=event["job"], segment=index)
     with tempfile.TemporaryDirectory() as tmp:
-        encoded = encode_one(S3Store.from_env(), job, index, Path(tmp), context.memory_limit_in_mb)
+        encoded = encode_segment(S3Store.from_env(event["bucket"]), event, Path(tmp), context.memory_limit_in_mb)
     metrics.add_metric(name="SegmentEncodeSeconds", unit=MetricUnit.Seconds, value=encoded.seconds)
     metrics.add_metric(name="SegmentBytes", unit=MetricUnit.Bytes, value=encoded.bytes)
     logger.info("segment encoded", extra={"frames": encoded.frames, "seconds": encoded.seconds})

@@ -12,7 +12,7 @@ from typing import Any
 
 from splitstitch.audio import AudioPlan
 from splitstitch.codecs import OutputFormat
-from splitstitch.encode import SegmentTask, timescale_of
+from splitstitch.encode import SegmentTask, output_pix_fmt, timescale_of
 from splitstitch.media import MediaInfo
 from splitstitch.plan import Fanout, Plan
 from splitstitch.settings import Settings
@@ -36,6 +36,15 @@ class Job:
     def timescale(self) -> int:
         assert self.info.video
         return timescale_of(self.info.video.time_base)
+
+    @property
+    def output_pix_fmt(self) -> str:
+        assert self.info.video
+        return output_pix_fmt(self.settings, self.info.video)
+
+    @property
+    def output_bit_depth(self) -> int:
+        return 10 if "10" in self.output_pix_fmt else 8
 
     def segment_task(self, index: int) -> SegmentTask:
         assert self.info.video

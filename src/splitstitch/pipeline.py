@@ -72,10 +72,12 @@ class FileSink:
     def __init__(self, path: Path) -> None:
         self.path = path
 
-    def write_parts(self, count: int, build: Callable[[int], bytes]) -> None:
+    def write_parts(self, count: int, build: Callable[[int], bytes], commit: Callable[[], bool]) -> bool:
+        """The file stays under its temporary name; the caller moves it into place (or deletes it)."""
         with self.path.open("wb") as f:
             for i in range(count):
                 f.write(build(i))
+        return commit()
 
 
 def _with_retry(run: Callable[[], Any], what: str) -> Any:

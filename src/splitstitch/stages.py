@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from splitstitch import assemble
 from splitstitch.audio import FRAGMENTS_NAME as AUDIO_FRAGMENTS
@@ -68,9 +68,10 @@ def encode_audio(plan: AudioPlan, source: MediaSource, store: Storage, work: Pat
 
 
 class Sink(Protocol):
-    """Where the output's bytes go: part `i` (0-based, in order) is `build(i)`; parts may be built at once."""
+    """Where the output's bytes go: part `i` (0-based, in order) is `build(i)`; parts may be built at once.
+    Once every part is built, `commit()` says whether the output may appear (False: discard it all)."""
 
-    def write_parts(self, count: int, build: Callable[[int], bytes]) -> None: ...
+    def write_parts(self, count: int, build: Callable[[int], bytes], commit: Callable[[], bool]) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -121,17 +122,22 @@ def finish(job: Job, store: Storage, sink: Sink, name: str) -> Finished:
         data = assemble.build_part(groups[i], fetch, timelines[i])
         return lay.head + data if i == 0 else data
 
-    sink.write_parts(len(groups), build)
-    timeline = assemble.OutputTimeline(init_tracks)
-    for i in range(len(groups)):
-        for track, runs in timelines[i].runs.items():
-            timeline.runs.setdefault(track, []).extend(runs)
-        timeline.fragments += timelines[i].fragments
-    assert job.info.video
-    pix_fmt = "yuv420p10le" if job.settings.codec != "h264" and job.info.video.bit_depth > 8 else "yuv420p"
-    out = assemble.output_info(name, lay.size, lay.head, timeline, pix_fmt, 10 if "10" in pix_fmt else 8)
-    checks = [*compare(job.info, out, job.audio), *structure_checks(job, encoded, audio, timeline)]
-    return Finished(Verification(tuple(checks)), out, tuple(encoded), audio, lay.size, len(groups))
+    verdict: dict[str, Any] = {}
+
+    def commit() -> bool:
+        """Every part is built: verify the output from what was written, before it may appear."""
+        timeline = assemble.OutputTimeline(init_tracks)
+        for i in range(len(groups)):
+            for track, runs in timelines[i].runs.items():
+                timeline.runs.setdefault(track, []).extend(runs)
+            timeline.fragments += timelines[i].fragments
+        out = assemble.output_info(name, lay.size, lay.head, timeline, job.output_pix_fmt, job.output_bit_depth)
+        checks = [*compare(job.info, out, job.audio), *structure_checks(job, encoded, audio, timeline)]
+        verdict.update(out=out, verification=Verification(tuple(checks)))
+        return verdict["verification"].ok
+
+    sink.write_parts(len(groups), build, commit)
+    return Finished(verdict["verification"], verdict["out"], tuple(encoded), audio, lay.size, len(groups))
 
 
 def structure_checks(

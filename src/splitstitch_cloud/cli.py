@@ -101,7 +101,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     status = result["status"]
     print(result["output"])
     if not args.quiet:
-        print(f"job {result['job']}: {status['segments']} segments ({status['split_path']} split), verified, "
+        print(f"job {result['job']}: {status['segments']} segments, verified, "
               f"{status['timings_s']['total']:.1f} s in the cloud, {result['client_seconds']:.1f} s here; "
               f"{format_cost(status['cost'])}", file=sys.stderr)  # fmt: skip
     return 0

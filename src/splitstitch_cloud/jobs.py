@@ -6,7 +6,7 @@ import json
 import time
 from typing import Any
 
-from splitstitch_cloud.layout import status_key
+from splitstitch_cloud.contract import status_key
 from splitstitch_cloud.storage import S3Store
 
 RUNNING, SUCCEEDED, FAILED = "running", "succeeded", "failed"

@@ -9,9 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from splitstitch.errors import SplitstitchError, UsageError
-from splitstitch_cloud import layout
+from splitstitch_cloud import contract
 from splitstitch_cloud.jobs import FAILED, SUCCEEDED, read_status
-from splitstitch_cloud.steps import SETTINGS_METADATA
 from splitstitch_cloud.storage import S3Store, client
 
 
@@ -43,7 +42,7 @@ def follow(store: S3Store, job: str, timeout: float, on_poll: Any = None) -> dic
     while time.monotonic() < deadline:
         status = read_status(store, job) or {"state": "waiting"}
         if on_poll is not None:
-            encoded = sum(1 for k in store.keys(layout.work_prefix(job)) if k.rsplit("/", 1)[-1].startswith("enc_"))
+            encoded = sum(1 for k in store.keys(contract.work_key(job, "segments/")) if k.endswith(".json"))
             on_poll(status, encoded)
         if status["state"] in (SUCCEEDED, FAILED):
             return status
@@ -69,11 +68,11 @@ def run_job(
         raise UsageError(f"{source}: no such file")
     started = time.perf_counter()
     store = open_store(stack, bucket=bucket, endpoint_url=endpoint_url, region=region)
-    upload_key = layout.UPLOADS + (key or source.name)
-    metadata = {SETTINGS_METADATA: json.dumps(settings)} if settings else {}
+    upload_key = contract.UPLOADS + (key or source.name)
+    metadata = {contract.SETTINGS_METADATA: json.dumps(settings)} if settings else {}
     store.s3.upload_file(str(source), store.bucket, upload_key, ExtraArgs={"Metadata": metadata})
     head = store.head(upload_key)
-    job = layout.job_name(upload_key, head.get("VersionId") or head["ETag"].strip('"'))
+    job = contract.job_name(upload_key, head.get("VersionId") or head["ETag"].strip('"'))
     status = follow(store, job, timeout, on_poll)
     if status["state"] == FAILED:
         raise CloudError(f"job {job} failed: {status.get('reason', 'no reason recorded')}")

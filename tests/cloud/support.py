@@ -7,17 +7,20 @@ moto 5.2.5 is pinned: `LambdaFunction._invoke_lambda` is private (see shared/FAC
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import io
 import json
 import logging
 import os
 import re
+import socket
 import threading
 import time
 import traceback
+import urllib.request
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -148,6 +151,11 @@ class FakeContext:
         return 900_000
 
 
+def segment_index(event: dict) -> int:
+    """The segment an encode event is about (-1 for other events)."""
+    return int(event["task"]["segment"]["index"]) if "task" in event else -1
+
+
 @dataclass
 class Stack:
     """The template's resources created in moto, with the in-process handler of every function."""
@@ -160,6 +168,7 @@ class Stack:
     invocations: list[tuple[str, dict]] = field(default_factory=list)
     faults: dict[tuple[str, int], int] = field(default_factory=dict)  # (logical id, segment index) -> failures left
     lock: threading.Lock = field(default_factory=threading.Lock)
+    endpoint: str = ""
 
     @property
     def s3(self) -> Any:
@@ -175,7 +184,7 @@ class Stack:
         logical = next(k for k, v in self.functions.items() if v == function_name)
         with self.lock:
             self.invocations.append((logical, event))
-            key = (logical, int(event.get("index", -1))) if isinstance(event, dict) else None
+            key = (logical, segment_index(event)) if isinstance(event, dict) else None
             if key in self.faults and self.faults[key] > 0:
                 self.faults[key] -= 1
                 error = {"errorType": "ToolError", "errorMessage": "ffmpeg exit 1: injected fault"}
@@ -214,7 +223,7 @@ def _zip() -> bytes:
 
 
 def build_stack(overrides: dict[str, Any] | None = None, env: dict[str, str] | None = None) -> Stack:
-    """Create the template's bucket, functions, S3 notification and state machine (inside mock_aws)."""
+    """Create the template's bucket, functions, S3 notification and state machine (on the moto server)."""
     logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
     template = load_template()
     resolve = Resolver(template, overrides or {})
@@ -275,3 +284,47 @@ def build_stack(overrides: dict[str, Any] | None = None, env: dict[str, str] | N
     resolve.attributes[sm_id] = {"Ref": sm_arn, "Arn": sm_arn}
     os.environ.update(env or {})
     return Stack(bucket, sm_arn, functions, handlers, memory)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _post(url: str, body: dict | None = None) -> None:
+    data = json.dumps(body).encode() if body is not None else None
+    urllib.request.urlopen(urllib.request.Request(url, method="POST", data=data)).read()
+
+
+@contextlib.contextmanager
+def served_stack(overrides: dict[str, Any] | None = None, execute: bool = True) -> Iterator[Stack]:
+    """The template's stack on a moto server at 127.0.0.1 (encoders read the upload over HTTP ranges),
+    with ASL execution on or off and every Lambda invocation routed to its in-process handler."""
+    from moto.awslambda.models import LambdaFunction
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
+    server.start()
+    saved = dict(os.environ)
+    holder: dict[str, Stack] = {}
+    original = LambdaFunction._invoke_lambda
+
+    def invoke(self: LambdaFunction, event: object = None) -> tuple[str, bool, str]:
+        return holder["stack"].invoke(self.function_name, event)
+
+    LambdaFunction._invoke_lambda = invoke  # type: ignore[method-assign]
+    try:
+        os.environ.update({"AWS_ENDPOINT_URL": url, "MOTO_PORT": str(port)})
+        _post(f"{url}/moto-api/reset")  # the backends are process-wide: start from a clean state
+        _post(f"{url}/moto-api/config", {"stepfunctions": {"execute_state_machine": execute}})
+        holder["stack"] = build_stack(overrides)
+        holder["stack"].endpoint = url
+        yield holder["stack"]
+    finally:
+        LambdaFunction._invoke_lambda = original  # type: ignore[method-assign]
+        server.stop()
+        os.environ.clear()
+        os.environ.update(saved)

@@ -1,5 +1,5 @@
-"""Each handler on its own against moto S3 (executions are started but not run): split, encode, stitch,
-record failure, driven with the events/*.json files that `sam local invoke -e` uses."""
+"""Each handler on its own against the moto server (executions are started but not run): prepare, encode
+segment, encode audio, finish, record failure, driven with the events/*.json files `sam local invoke -e` uses."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from splitstitch_cloud import layout
+from splitstitch_cloud import contract
 from tests.cloud.conftest import TEST_SETTINGS
 from tests.cloud.support import ROOT, FakeContext, Stack
 
@@ -23,9 +23,9 @@ def event(name: str, **replace: str) -> dict:
 
 
 def upload(stack: Stack, path: Path, key: str, settings: str = TEST_SETTINGS) -> str:
-    """Put an upload (the S3 notification runs the split handler); returns its ETag as S3 events carry it."""
+    """Put an upload (the S3 notification runs the prepare handler); returns its ETag as S3 events carry it."""
     stack.s3.put_object(
-        Bucket=stack.bucket, Key=key, Body=path.read_bytes(), Metadata={"splitstitch-settings": settings}
+        Bucket=stack.bucket, Key=key, Body=path.read_bytes(), Metadata={contract.SETTINGS_METADATA: settings}
     )
     return stack.s3.head_object(Bucket=stack.bucket, Key=key)["ETag"].strip('"')
 
@@ -34,48 +34,50 @@ def handler(stack: Stack, logical: str):
     return stack.handlers[stack.functions[logical]]
 
 
-def test_split_encode_stitch_handlers(stack: Stack, samples, lambda_context: FakeContext) -> None:
+def test_prepare_encode_finish_handlers(stack: Stack, samples, lambda_context: FakeContext) -> None:
     clip = samples("cfr")
-    etag = upload(stack, clip, "uploads/holiday clip.mp4")  # the notification already ran split once
-    s3_event = event("split.json", **{"splitstitch-media-123456789012": stack.bucket,
-                                      "uploads/movie.mp4": "uploads/holiday+clip.mp4", "ETAG": etag})  # fmt: skip
-    result = handler(stack, "SplitFunction")(s3_event, lambda_context)
+    etag = upload(stack, clip, "uploads/holiday clip.mp4")  # the notification already ran prepare once
+    s3_event = event("prepare.json", **{"splitstitch-media-123456789012": stack.bucket,
+                                        "uploads/movie.mp4": "uploads/holiday+clip.mp4", "ETAG": etag})  # fmt: skip
+    result = handler(stack, "PrepareFunction")(s3_event, lambda_context)
     job = result["jobs"][0]["job"]
     assert result["jobs"][0]["state"] == "duplicate"  # same key + ETag as the notification's run
-    assert job == layout.job_name("uploads/holiday clip.mp4", etag)
-    status = stack.json(layout.status_key(job))
+    assert job == contract.job_name("uploads/holiday clip.mp4", etag)
+    status = stack.json(contract.status_key(job))
     assert status["state"] == "running" and status["segments"] >= 2, status
-    items = stack.json(layout.items_key(job))
-    assert sorted(i["index"] for i in items) == list(range(status["segments"]))
+    items = stack.json(contract.items_key(job))
+    assert sorted(i["task"]["segment"]["index"] for i in items) == list(range(status["segments"]))
+    example = event("encode_segment.json")
+    assert set(items[0]) == set(example) and set(items[0]["task"]) == set(example["task"])  # the example is current
     executions = stack.sfn.list_executions(stateMachineArn=stack.state_machine_arn)["executions"]
     assert [e["name"] for e in executions] == [job]
+    execution_input = json.loads(stack.sfn.describe_execution(executionArn=executions[0]["executionArn"])["input"])
 
-    encode = handler(stack, "EncodeSegmentFunction")
     for item in items:
-        out = encode(event("encode_segment.json", **{"movie-0123456789abcdef": job, '"index": 0': f'"index": {item["index"]}'}),
-                     lambda_context)  # fmt: skip
-        assert out["index"] == item["index"] and out["frames"] > 0
-    assert len([k for k in stack.keys(layout.work_prefix(job)) if "/enc_" in k]) == status["segments"]
-
-    done = handler(stack, "StitchFunction")(event("stitch.json", **{"movie-0123456789abcdef": job}), lambda_context)
+        out = handler(stack, "EncodeSegmentFunction")(item, lambda_context)
+        assert out["index"] == item["task"]["segment"]["index"] and out["frames"] > 0
+    assert handler(stack, "EncodeAudioFunction")(execution_input["audio"], lambda_context)["fragments"] >= 1
+    done = handler(stack, "FinishFunction")(event("finish.json", **{"movie-0123456789abcdef": job,
+                                                                     "splitstitch-media-123456789012": stack.bucket}),
+                                             lambda_context)  # fmt: skip
     assert done == {"job": job, "state": "succeeded", "output_key": "outputs/holiday clip.mp4"}
     report = stack.json("outputs/holiday clip.report.json")
-    assert report["verification"]["ok"] if "ok" in report["verification"] else report["status"] == "succeeded"
-    final = stack.json(layout.status_key(job))
+    assert report["verification"]["ok"] is True and report["status"] == "succeeded"
+    final = stack.json(contract.status_key(job))
     assert final["state"] == "succeeded" and final["cost"]["usd"]["total"] > 0
-    assert stack.keys(layout.work_prefix(job)) == []
+    assert stack.keys(contract.work_prefix(job)) == []
 
 
-def test_split_refuses_a_corrupt_upload(stack: Stack, tmp_path: Path, lambda_context: FakeContext) -> None:
+def test_prepare_refuses_a_corrupt_upload(stack: Stack, tmp_path: Path, lambda_context: FakeContext) -> None:
     bad = tmp_path / "broken.mp4"
     bad.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 40)
-    upload(stack, bad, "uploads/broken.mp4")  # the notification runs the split handler
+    upload(stack, bad, "uploads/broken.mp4")  # the notification runs the prepare handler
     (job,) = [k[len("jobs/") : -len(".json")] for k in stack.keys("jobs/")]
-    status = stack.json(layout.status_key(job))
+    status = stack.json(contract.status_key(job))
     assert status["state"] == "failed" and "not a readable video" in status["reason"], status
-    assert "\n" not in status["reason"]
+    assert status["reason"].startswith("uploads/broken.mp4: ") and "\n" not in status["reason"]
     assert stack.sfn.list_executions(stateMachineArn=stack.state_machine_arn)["executions"] == []
-    assert stack.keys("outputs/") == [] and stack.keys(layout.work_prefix(job)) == []
+    assert stack.keys("outputs/") == [] and stack.keys(contract.work_prefix(job)) == []
 
 
 def test_record_failure_writes_one_line_reason(stack: Stack, lambda_context: FakeContext) -> None:
@@ -84,15 +86,16 @@ def test_record_failure_writes_one_line_reason(stack: Stack, lambda_context: Fak
         event("record_failure.json", **{"CAUSE": json.dumps(cause)[1:-1]}), lambda_context
     )
     assert out["reason"] == "ToolError: ffmpeg exit 1: Invalid data"
-    assert stack.json(layout.status_key(out["job"]))["state"] == "failed"
+    assert stack.json(contract.status_key(out["job"]))["state"] == "failed"
 
 
-@pytest.mark.parametrize("settings", ['{"codec": "av1"}', '{"crf": 99}', "not json", '{"colour": "red"}'])
+@pytest.mark.parametrize("settings", ['{"codec": "av1"}', '{"crf": 99}', "not json", '{"verify": "maybe"}'])
 def test_bad_settings_fail_the_job_with_one_line(stack: Stack, samples, settings: str, lambda_context) -> None:
     stack.s3.put_bucket_notification_configuration(Bucket=stack.bucket, NotificationConfiguration={})
     etag = upload(stack, samples("cfr"), "uploads/x.mp4", settings)  # metadata present before the event
-    s3_event = event("split.json", **{"uploads/movie.mp4": "uploads/x.mp4", "ETAG": etag})
-    assert handler(stack, "SplitFunction")(s3_event, lambda_context)["jobs"][0]["state"] == "failed"
+    s3_event = event("prepare.json", **{"splitstitch-media-123456789012": stack.bucket,
+                                        "uploads/movie.mp4": "uploads/x.mp4", "ETAG": etag})  # fmt: skip
+    assert handler(stack, "PrepareFunction")(s3_event, lambda_context)["jobs"][0]["state"] == "failed"
     (key,) = stack.keys("jobs/")
     status = stack.json(key)
     assert status["state"] == "failed" and status["reason"].count("\n") == 0, status

@@ -1,4 +1,4 @@
-"""Pure parts of the cloud package: manifest round trip, job names, key layout, cost model, reasons."""
+"""Pure parts of the cloud package: job and task round trips, job names, key layout, cost model, reasons."""
 
 from __future__ import annotations
 
@@ -7,26 +7,25 @@ from pathlib import Path
 
 import pytest
 
-from splitstitch.audio import plan_audio
 from splitstitch.codecs import output_format
-from splitstitch.encode import encoded_name
-from splitstitch.inputs import open_source
-from splitstitch.manifest import JobManifest, media_from_dict, media_to_dict
-from splitstitch.plan import plan_segments
+from splitstitch.encode import SegmentTask, fragment_name
+from splitstitch.job import Job
 from splitstitch.settings import Settings
-from splitstitch_cloud import cost, layout
+from splitstitch.source import MediaSource
+from splitstitch.stages import prepare
+from splitstitch_cloud import contract as layout
+from splitstitch_cloud import cost
 from splitstitch_cloud.jobs import failure_reason
+from splitstitch_cloud.steps import Deployment
 
 
-@pytest.mark.parametrize("kind", ["cfr", "vfr"])
-def test_media_and_manifest_round_trip_through_json(samples, kind: str) -> None:
-    info = open_source(samples(kind))
-    assert media_from_dict(json.loads(json.dumps(media_to_dict(info)))) == info
-    settings = Settings(segment_seconds=1)
-    plan = plan_segments(info, 1)
-    audio = plan_audio(info, settings, output_format("h264", Path("x.mp4")))
-    m = JobManifest("j", "uploads/a.mp4", "outputs/a.mp4", "source.mp4", settings, info, plan, audio, None, 1.0)
-    assert JobManifest.from_dict(json.loads(json.dumps(m.to_dict()))) == m
+@pytest.mark.parametrize("kind", ["cfr", "vfr", "two_audio"])
+def test_job_and_tasks_round_trip_through_json(samples, kind: str) -> None:
+    source = MediaSource.local(samples(kind))
+    job = prepare("j", source, Settings(), output_format("h264", Path("x.mp4")), Deployment().fanout())
+    assert Job.from_dict(json.loads(json.dumps(job.to_dict()))) == job
+    task = job.segment_task(len(job.plan.segments) - 1)
+    assert SegmentTask.from_dict(json.loads(json.dumps(task.to_dict()))) == task
 
 
 def test_job_names_are_deterministic_sanitised_and_short() -> None:
@@ -44,7 +43,7 @@ def test_job_names_are_deterministic_sanitised_and_short() -> None:
 def test_keys() -> None:
     assert layout.output_key("uploads/a/movie.mov", ".mp4") == "outputs/a/movie.mp4"
     assert layout.report_key("outputs/a/movie.mp4") == "outputs/a/movie.report.json"
-    assert layout.work_key("j", encoded_name(42)) == "work/j/enc_00042.mp4"
+    assert layout.work_key("j", fragment_name(42)) == "work/j/segments/00042.m4s"
 
 
 def test_cost_model_matches_hand_arithmetic() -> None:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,45 +11,13 @@ import pytest
 
 from splitstitch.cli import main
 from tests.cloud.conftest import FAST
-from tests.cloud.support import Stack, build_stack
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.cloud.support import Stack, served_stack
 
 
 @pytest.fixture
-def server_stack(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Stack, str]]:
-    from moto.awslambda.models import LambdaFunction
-    from moto.server import ThreadedMotoServer
-
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
-    server.start()
-    saved = dict(os.environ)
-    holder: dict[str, Stack] = {}
-    monkeypatch.setattr(
-        LambdaFunction, "_invoke_lambda", lambda self, event=None: holder["s"].invoke(self.function_name, event)
-    )
-    try:
-        os.environ.update({"AWS_ENDPOINT_URL": url, "MOTO_PORT": str(port)})
-        request = urllib.request.Request(f"{url}/moto-api/config", method="POST",
-                                         data=json.dumps({"stepfunctions": {"execute_state_machine": True}}).encode())  # fmt: skip
-        urllib.request.urlopen(request).read()
-        urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/reset", method="POST")).read()
-        urllib.request.urlopen(request).read()  # the backends are process-wide: start from a clean state
-        holder["s"] = build_stack(FAST)
-        os.environ.pop("AWS_ENDPOINT_URL")  # the CLI gets the endpoint from --endpoint-url
-        yield holder["s"], url
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-        os.environ["AWS_ENDPOINT_URL"] = url  # handlers may still be finishing against the server
-        server.stop()
-        os.environ.pop("AWS_ENDPOINT_URL")
+def server_stack(aws_env: None) -> Iterator[tuple[Stack, str]]:
+    with served_stack(FAST, execute=True) as stack:
+        yield stack, stack.endpoint
 
 
 def test_cloud_run_uploads_follows_and_downloads(server_stack, samples, tmp_path: Path, capsys) -> None:

@@ -9,13 +9,14 @@ from pathlib import Path
 import boto3
 
 from splitstitch.inputs import open_source
-from splitstitch_cloud import layout
+from splitstitch.source import MediaSource
+from splitstitch_cloud import contract as layout
 from tests.cloud.support import Stack
 from tests.probe import decode_warnings, decoded_frames
 
 
 def upload(stack: Stack, path: Path, key: str) -> str:
-    """Put an upload: the S3 notification runs the split handler, which starts the execution."""
+    """Put an upload: the S3 notification runs the prepare handler, which starts the execution."""
     stack.s3.put_object(Bucket=stack.bucket, Key=key, Body=path.read_bytes())
     etag = stack.s3.head_object(Bucket=stack.bucket, Key=key)["ETag"].strip('"')
     return layout.job_name(key, etag)
@@ -23,7 +24,7 @@ def upload(stack: Stack, path: Path, key: str) -> str:
 
 def encodes(stack: Stack, index: int | None = None) -> int:
     return sum(1 for fn, ev in stack.invocations
-               if fn == "EncodeSegmentFunction" and (index is None or ev.get("index") == index))  # fmt: skip
+               if fn == "EncodeSegmentFunction" and (index is None or ev["task"]["segment"]["index"] == index))  # fmt: skip
 
 
 def test_upload_gives_a_verified_output(running_stack: Stack, samples, tmp_path: Path) -> None:
@@ -37,21 +38,21 @@ def test_upload_gives_a_verified_output(running_stack: Stack, samples, tmp_path:
     report = running_stack.json("outputs/movie.report.json")
     assert report["status"] == "succeeded" and len(report["plan"]["segments"]) == status["segments"]
     checks = {c["name"]: c["ok"] for c in report["verification"]["checks"]}
-    assert checks["video_is_verified_segments"] and checks["audio_decodes_cleanly"] and all(checks.values())
-    assert status["cost"]["quantities"]["lambda_requests"] == status["segments"] + 2
+    assert checks["video_is_checked_segments"] and checks["audio_decodes_cleanly"] and all(checks.values())
+    assert status["cost"]["quantities"]["lambda_requests"] == status["segments"] + 3  # prepare, audio, finish
     assert running_stack.keys(layout.work_prefix(job)) == []
     out = tmp_path / "movie.mp4"
     running_stack.s3.download_file(running_stack.bucket, "outputs/movie.mp4", str(out))
-    assert open_source(out).frames.count == open_source(samples("cfr")).frames.count
+    assert open_source(MediaSource.local(out)).frames.count == open_source(MediaSource.local(samples("cfr"))).frames.count
     assert decoded_frames(out) == decoded_frames(samples("cfr")) and decode_warnings(out) == ""  # own ffprobe
 
 
-def test_decode_path_job(running_stack: Stack, samples) -> None:
-    """An open-GOP source goes the frame-accurate path: every encoder reads the source itself."""
+def test_open_gop_job(running_stack: Stack, samples) -> None:
+    """An open-GOP source is cut mid-GOP: its encoders decode from the keyframe before their range."""
     job = upload(running_stack, samples("open_gop"), "uploads/open.mp4")
     assert running_stack.wait(job)["status"] == "SUCCEEDED"
     status = running_stack.json(layout.status_key(job))
-    assert status["state"] == "succeeded" and status["split_path"] == "decode" and status["segments"] >= 2
+    assert status["state"] == "succeeded" and status["segments"] >= 2
     assert running_stack.keys(layout.work_prefix(job)) == []
 
 
@@ -86,9 +87,9 @@ def test_corrupt_upload_is_a_failed_job_with_a_reason(running_stack: Stack, tmp_
 
 def test_the_same_event_twice_runs_one_job(running_stack: Stack, samples) -> None:
     job = upload(running_stack, samples("cfr"), "uploads/twice.mp4")
-    s3_event = next(ev for fn, ev in running_stack.invocations if fn == "SplitFunction")
+    s3_event = next(ev for fn, ev in running_stack.invocations if fn == "PrepareFunction")
     lam = boto3.client("lambda", region_name="us-east-1")
-    again = lam.invoke(FunctionName=running_stack.functions["SplitFunction"], Payload=json.dumps(s3_event))
+    again = lam.invoke(FunctionName=running_stack.functions["PrepareFunction"], Payload=json.dumps(s3_event))
     assert json.loads(again["Payload"].read())["jobs"][0] == {"job": job, "state": "duplicate", "segments": 0}
     assert running_stack.wait(job)["status"] == "SUCCEEDED"
     executions = running_stack.sfn.list_executions(stateMachineArn=running_stack.state_machine_arn)["executions"]

@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from splitstitch.split import split_args
 
 from splitstitch.audio import audio_args, plan_audio
 from splitstitch.codecs import output_format
 from splitstitch.encode import encode_args
 from splitstitch.plan import Plan, Segment
 from splitstitch.settings import Settings
-from splitstitch.split import split_args
 from splitstitch.stitch import concat_script, stitch_args
 from splitstitch.verify import decode_args
 from tests.unit.factories import audio, media, video

@@ -1,13 +1,11 @@
-"""Stitch: {"job"} -> concat, audio mux, verify; outputs/ + report, jobs/<job>.json succeeded, work/ removed."""
-
-import tempfile
-from pathlib import Path
+"""Finish: {"job"} -> output assembled by parallel part uploads and verified before it appears; report,
+jobs/<job>.json succeeded, work/<job>/ removed."""
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from splitstitch_cloud.steps import stitch_job
+from splitstitch_cloud.steps import finish
 from splitstitch_cloud.storage import S3Store
 
 logger, tracer, metrics = Logger(), Tracer(), Metrics()
@@ -18,8 +16,7 @@ logger, tracer, metrics = Logger(), Tracer(), Metrics()
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     logger.append_keys(job=event["job"])
-    with tempfile.TemporaryDirectory() as tmp:
-        status = stitch_job(S3Store.from_env(), event["job"], Path(tmp), context.memory_limit_in_mb)
+    status = finish(S3Store.from_env(event.get("bucket")), event["job"], context.memory_limit_in_mb)
     metrics.add_metric(name="JobCostUSD", unit=MetricUnit.Count, value=status["cost"]["usd"]["total"])
     metrics.add_metric(name="JobSeconds", unit=MetricUnit.Seconds, value=status["timings_s"]["total"])
     logger.info("job succeeded", extra={"output": status["output_key"]})

@@ -1,7 +1,8 @@
-"""Where everything of a job lives in the bucket (pure: key names only).
+"""The bucket's contract, shared by the functions and by clients (`splitstitch cloud`): key layout, object
+metadata names, content types. Pure: names only, no S3 calls, no core imports.
 
 uploads/<name>            what users upload; the only prefix the S3 notification listens to
-work/<job>/...            manifest, Distributed Map items, segments, encoded segments, audio (lifecycle-expired)
+work/<job>/...            job.json, items.json (Distributed Map items), segments/, audio/ (lifecycle-expired)
 outputs/<stem>.<ext>      verified outputs, and outputs/<stem>.report.json
 jobs/<job>.json           job status (running / succeeded / failed)
 """
@@ -27,8 +28,13 @@ def work_prefix(job: str) -> str:
     return f"{WORK}{job}/"
 
 
-def manifest_key(job: str) -> str:
-    return work_key(job, "manifest.json")
+SETTINGS_METADATA = "splitstitch-settings"  # x-amz-meta-splitstitch-settings: JSON of Settings fields
+CONTENT_TYPES = {".mp4": "video/mp4", ".m4v": "video/mp4", ".mov": "video/quicktime", ".mkv": "video/x-matroska",
+                 ".webm": "video/webm"}  # fmt: skip
+
+
+def job_key(job: str) -> str:
+    return work_key(job, "job.json")
 
 
 def items_key(job: str) -> str:

@@ -1,0 +1,25 @@
+"""Encode audio: once for the whole file, beside the segment Map -> work/<job>/audio/."""
+
+import tempfile
+from pathlib import Path
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from splitstitch_cloud.steps import encode_audio
+from splitstitch_cloud.storage import S3Store
+
+logger, tracer, metrics = Logger(), Tracer(), Metrics()
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics(capture_cold_start_metric=True)
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    logger.append_keys(job=event["job"])
+    with tempfile.TemporaryDirectory() as tmp:
+        result = encode_audio(S3Store.from_env(event["bucket"]), event, Path(tmp), context.memory_limit_in_mb)
+    metrics.add_metric(name="AudioEncodeSeconds", unit=MetricUnit.Seconds, value=result.seconds)
+    logger.info("audio encoded", extra={"fragments": len(result.fragments), "seconds": result.seconds})
+    return {"fragments": len(result.fragments)}

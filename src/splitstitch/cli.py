@@ -36,7 +36,7 @@ def add_transcode(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
     p.add_argument("--audio-tracks", default="0", help="'0' (default), '0,1', 'all' or 'none'")
     p.add_argument("--segment-seconds", type=float, help="segment length (default: planned for the workers)")
     p.add_argument("--verify", choices=("joins", "full"), default="joins",
-                   help="joins (default): each segment's first GOP is decoded, the rest parsed; full: every frame")
+                   help="joins (default): each segment's first frames are decoded, every byte parsed; full: every frame decoded")
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="parallel encoders (default: cores)")
     p.add_argument("--report", type=Path, help="write the JSON job report here")
     p.add_argument("--work-dir", type=Path, help="where temporary files go (default: system temp)")

@@ -21,7 +21,7 @@ class Settings:
     audio_tracks: str = "0"  # "0", "0,1", "all" or "none"
     segment_seconds: float | None = None  # None: planned for the fan-out (see plan.target_seconds)
     encoder_threads: int = 1
-    verify: str = "joins"  # "joins": each segment's first GOP decoded; "full": every frame decoded
+    verify: str = "joins"  # "joins": each segment's first frames decoded; "full": every frame decoded
 
     def __post_init__(self) -> None:
         if self.codec not in CODECS:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -142,13 +143,14 @@ def encode_segment(
     source_start: float,
     output: Path,
     timeout: float = 3600.0,
+    on_progress: Callable[[float], None] | None = None,
 ) -> EncodedSegment:
     """Encode, then check the segment: exactly the planned frames, and a full decode with no warnings."""
     started = time.perf_counter()
     args = encode_args(
         settings, video, segment, segment_file=segment_file, source=source, source_start=source_start, output=output
     )
-    run_ffmpeg(args, timeout=timeout)
+    run_ffmpeg(args, timeout=timeout, on_progress=on_progress)
     seconds = time.perf_counter() - started
     frames = count_packets(output)
     if frames != segment.frames:

@@ -11,7 +11,6 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -26,6 +25,7 @@ from splitstitch.ffmpeg import run_ffmpeg
 from splitstitch.inputs import Limits, open_source
 from splitstitch.media import MediaInfo, probe_streams
 from splitstitch.plan import Plan, Segment, plan_segments
+from splitstitch.progress import SILENT, Progress, Reporter
 from splitstitch.report import StageTimer, describe, write_json_atomic
 from splitstitch.settings import Settings
 from splitstitch.split import split_source
@@ -34,7 +34,6 @@ from splitstitch.verify import Verification, verify_output
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[str, int, int], None]  # (stage, done, total)
 SEGMENT_RETRIES = 1
 
 
@@ -43,10 +42,6 @@ class JobResult:
     output: Path
     report: dict[str, Any]
     verification: Verification
-
-
-def _noop(stage: str, done: int, total: int) -> None:
-    return None
 
 
 def spare_cores_to_encoders(settings: Settings, workers: int, segments: int) -> Settings:
@@ -69,14 +64,15 @@ def check_paths(source: Path, output: Path) -> None:
 
 
 def _encode_with_retry(
-    settings: Settings, info: MediaInfo, segment: Segment, segment_file: Path | None, out: Path
-) -> EncodedSegment:
+    settings: Settings, info: MediaInfo, segment: Segment, segment_file: Path | None, out: Path,
+    on_progress: Reporter | None = None,
+) -> EncodedSegment:  # fmt: skip
     assert info.video
     for attempt in range(SEGMENT_RETRIES + 1):
         try:
             return encode_segment(
                 settings, info.video, segment, segment_file=segment_file, source=Path(info.path),
-                source_start=info.start_time, output=out,
+                source_start=info.start_time, output=out, on_progress=on_progress,
             )  # fmt: skip
         except ToolError:
             if attempt == SEGMENT_RETRIES:
@@ -91,20 +87,21 @@ def _run_pool(
 ) -> list[EncodedSegment]:  # fmt: skip
     """Audio first (one job, whole file), then segments longest first; the first failure cancels the rest."""
     done: dict[int, EncodedSegment] = {}
-    total = len(plan.segments)
 
     def audio_job() -> None:
         assert audio
         started = time.perf_counter()
-        run_ffmpeg(audio_args(audio, info, work / audio.file_name))
+        run_ffmpeg(audio_args(audio, info, work / audio.file_name), on_progress=audio_progress)
         timer.add("audio", time.perf_counter() - started)
 
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="encode") as pool:
+        audio_progress = progress.reporter("audio") if audio else None
         futures: list[Future[Any]] = [pool.submit(audio_job)] if audio else []
         for segment in plan.longest_first():
             source_file = segment_files[segment.index] if segment_files else None
             out = work / encoded_name(segment.index)
-            futures.append(pool.submit(_encode_with_retry, settings, info, segment, source_file, out))
+            reporter = progress.reporter(segment.name)
+            futures.append(pool.submit(_encode_with_retry, settings, info, segment, source_file, out, reporter))
         pending = set(futures)
         try:
             while pending:
@@ -113,7 +110,6 @@ def _run_pool(
                     result = future.result()
                     if isinstance(result, EncodedSegment):
                         done[result.index] = result
-                        progress("encode", len(done), total)
         except BaseException:
             pool.shutdown(wait=True, cancel_futures=True)
             raise
@@ -128,7 +124,7 @@ def transcode(
     workers: int | None = None,
     limits: Limits | None = None,
     work_root: Path | None = None,
-    progress: Progress = _noop,
+    progress: Progress = SILENT,
 ) -> JobResult:
     """Transcode `source` to `output`; raises a `SplitstitchError` subclass on any failure."""
     check_paths(source, output)
@@ -141,27 +137,28 @@ def transcode(
     os.close(fd)
     partial = Path(tmp_name)
     try:
-        progress("probe", 0, 1)
+        progress.stage("probe")
         with timer.stage("probe"):
             info = open_source(source, limits)
+        progress.stage("plan")
         with timer.stage("plan"):
             plan = plan_segments(info, settings.segment_seconds)
             audio = plan_audio(info, settings, fmt)
             settings = spare_cores_to_encoders(settings, workers, len(plan.segments))
         segment_files = None
-        progress("split", 0, len(plan.segments))
+        progress.stage("split")
         with timer.stage("split"):
             if plan.split_path == "copy":
                 assert info.video
                 segment_files = split_source(plan, info.video, source, work)
-        progress("encode", 0, len(plan.segments))
+        progress.stage("encode", {s.name: s.duration_seconds for s in plan.segments}, ("audio",) if audio else ())
         with timer.stage("encode"):
             encoded = _run_pool(info, plan, settings, audio, work, workers, segment_files, timer, progress)
-        progress("stitch", 0, 1)
+        progress.stage("stitch")
         with timer.stage("stitch"):
             audio_input = (audio, work / audio.file_name) if audio else None
             stitch_segments(plan, [Path(e.path) for e in encoded], audio_input, settings.codec, fmt, partial)
-        progress("verify", 0, 1)
+        progress.stage("verify")
         with timer.stage("verify"):
             verification = verify_output(info, partial, audio, [Path(e.path) for e in encoded])
         timer.add("total", time.perf_counter() - started)

@@ -128,10 +128,11 @@ def _run_with_progress(argv: list[str], timeout: float, on_progress: OnProgress)
         proc.kill()
 
     timer = threading.Timer(timeout, expire)
+    lines = io.TextIOWrapper(proc.stdout, encoding="utf-8", errors="replace")
     drain.start()
     timer.start()
     try:
-        for block in parse_progress(io.TextIOWrapper(proc.stdout, encoding="utf-8", errors="replace")):
+        for block in parse_progress(lines):
             if block.seconds is not None:
                 on_progress(block.seconds)
         returncode = proc.wait()
@@ -141,7 +142,7 @@ def _run_with_progress(argv: list[str], timeout: float, on_progress: OnProgress)
             proc.kill()
             proc.wait()
         drain.join()
-        proc.stdout.close()
+        lines.close()  # and proc.stdout under it
         proc.stderr.close()
     stderr = b"".join(stderr_chunks).decode("utf-8", "replace")
     if returncode != 0 and timed_out.is_set():

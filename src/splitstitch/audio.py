@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -130,13 +131,14 @@ def audio_fragments(split: fmp4.Split) -> list[AudioFragment]:
 
 
 def encode_audio(
-    plan: AudioPlan, source: MediaSource, work: Path, timeout: float = 3600.0
-) -> tuple[AudioResult, Path, bytes]:
+    plan: AudioPlan, source: MediaSource, work: Path, timeout: float = 3600.0,
+    on_progress: Callable[[float], None] | None = None,
+) -> tuple[AudioResult, Path, bytes]:  # fmt: skip
     """Encode (or copy) the chosen tracks once, check that they decode cleanly; returns the result, the file
     of the fragments and the init bytes."""
     output = work / "audio.mp4"
     started = time.perf_counter()
-    run_ffmpeg(audio_args(plan, source, output), timeout=timeout)
+    run_ffmpeg(audio_args(plan, source, output), timeout=timeout, on_progress=on_progress)
     seconds = time.perf_counter() - started
     check_started = time.perf_counter()
     check = decode_check(output, "", maps=("0:a",), name="audio_decodes_cleanly")

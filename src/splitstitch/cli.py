@@ -13,11 +13,13 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any, TextIO
 
 from splitstitch import __version__
 from splitstitch.codecs import CODECS, X264_PRESETS
 from splitstitch.errors import SplitstitchError, VerificationError
 from splitstitch.inputs import Limits
+from splitstitch.progress import SILENT, Progress, Snapshot, Tracker
 from splitstitch.settings import Settings
 
 log = logging.getLogger("splitstitch")
@@ -43,39 +45,98 @@ def add_transcode(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
     p.add_argument("--max-duration", type=float, default=Limits.max_duration_s, help="seconds (default 12 h)")
     p.add_argument("--max-height", type=int, default=Limits.max_height)
     p.add_argument("--max-width", type=int, default=Limits.max_width)
-    p.add_argument("--quiet", action="store_true", help="no progress bar, errors only")
+    p.add_argument("--quiet", action="store_true", help="no progress, errors only")
     p.set_defaults(func=cmd_transcode)
 
 
-class ProgressBar:
-    """A tqdm bar on stderr, created at the first event (so early errors print cleanly) and always closed."""
+class TerminalBar:
+    """A tqdm bar on a terminal, created at the first snapshot (so early errors print cleanly): the stage,
+    and for a measured stage its percentage, media seconds done/total, speed (x realtime) and ETA."""
 
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-        self.bar = None
+    MEASURED = "{desc:<7}{percentage:3.0f}% |{bar}| {n:.1f}/{total:.1f} s{postfix}"  # tqdm adds ", " before a postfix
+    PLAIN = "{desc:<7} {elapsed}"
 
-    def __call__(self, stage: str, done: int, total: int) -> None:
-        if not self.enabled:
-            return
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.bar: Any = None
+
+    def __call__(self, snap: Snapshot) -> None:
         if self.bar is None:
             from tqdm import tqdm
 
             self.bar = tqdm(
-                total=1,
-                file=sys.stderr,
-                dynamic_ncols=True,
-                leave=False,
-                bar_format="{desc:<7} {bar} {n_fmt}/{total_fmt} [{elapsed}]",
+                total=1, desc=snap.stage, file=self.stream, dynamic_ncols=True, leave=False, bar_format=self.PLAIN
             )
-        self.bar.set_description_str(stage)
-        self.bar.total = max(total, 1)
-        self.bar.n = done
+        self.bar.set_postfix_str(bar_postfix(snap), refresh=False)
+        if snap.state == "started":  # reset() redraws, at 0: describe the new stage first
+            self.bar.set_description_str(snap.stage, refresh=False)
+            self.bar.bar_format = self.MEASURED if snap.total_s else self.PLAIN
+            self.bar.reset(total=snap.total_s or 1)
+            return
+        self.bar.n = snap.done_s
         self.bar.refresh()
 
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
             self.bar = None
+
+
+def bar_postfix(snap: Snapshot) -> str:
+    from tqdm import tqdm
+
+    if not snap.total_s:
+        return ""
+    speed = f"{snap.speed:.2f}x realtime" if snap.speed is not None else "?x realtime"
+    eta = f"ETA {tqdm.format_interval(snap.eta_s)}" if snap.eta_s is not None else "ETA ?"
+    return ", ".join([speed, eta, *(f"{key} {fraction:.0%}" for key, fraction in snap.side)])
+
+
+class LogLines:
+    """Plain lines for a log (stderr is not a terminal): one when each stage starts, and one with the
+    speed when a measured stage is done. No carriage returns, no redraws."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+
+    def __call__(self, snap: Snapshot) -> None:
+        line = log_line(snap)
+        if line:
+            print(line, file=self.stream, flush=True)
+
+
+def log_line(snap: Snapshot) -> str | None:
+    if snap.state == "started" and snap.total_s:
+        jobs = " + ".join([f"{snap.parts} segments", *(key for key, _ in snap.side)])
+        return f"splitstitch: {snap.stage} started ({jobs}, {snap.total_s:.1f} s of video)"
+    if snap.state == "started":
+        return f"splitstitch: {snap.stage} started"
+    if snap.state == "done" and snap.total_s:
+        speed = f" ({snap.speed:.1f}x realtime)" if snap.speed else ""
+        return f"splitstitch: {snap.stage} done in {snap.elapsed_s:.1f} s{speed}"
+    return None
+
+
+class ProgressView:
+    """Where progress goes: nowhere (`--quiet`), a bar (`stream` is a terminal) or plain lines (a log)."""
+
+    def __init__(self, quiet: bool, stream: TextIO) -> None:
+        self.render: TerminalBar | LogLines | None = None
+        if not quiet:
+            self.render = TerminalBar(stream) if stream.isatty() else LogLines(stream)
+        self.tracker: Tracker | None = Tracker(self.render) if self.render else None
+
+    @property
+    def progress(self) -> Progress:
+        return self.tracker or SILENT
+
+    def finish(self) -> None:
+        if self.tracker:
+            self.tracker.finish()
+
+    def close(self) -> None:
+        if isinstance(self.render, TerminalBar):
+            self.render.close()
 
 
 def cmd_transcode(args: argparse.Namespace) -> int:
@@ -86,22 +147,23 @@ def cmd_transcode(args: argparse.Namespace) -> int:
         audio_tracks=args.audio_tracks, segment_seconds=args.segment_seconds, verify=args.verify,
     )  # fmt: skip
     limits = Limits(max_width=args.max_width, max_height=args.max_height, max_duration_s=args.max_duration)
-    progress = ProgressBar(enabled=not args.quiet)
+    view = ProgressView(args.quiet, sys.stderr)
     try:
         result = transcode(args.source, args.output, settings, workers=args.workers, limits=limits,
-                           work_root=args.work_dir, progress=progress)  # fmt: skip
+                           work_root=args.work_dir, progress=view.progress)  # fmt: skip
+        view.finish()
     except VerificationError as exc:
         if args.report and exc.report:
             write_report(args.report, exc.report)
         raise
     finally:
-        progress.close()
+        view.close()
     if args.report:
         write_report(args.report, result.report)
     if not args.quiet:
         t = result.report["timings_s"]
         plan = result.report["plan"]
-        print(f"{result.output}: {len(plan['segments'])} segments ({plan['split_path']} split), "
+        print(f"{result.output}: {len(plan['segments'])} segments, "
               f"verified, {t['total']:.1f} s", file=sys.stderr)  # fmt: skip
     return 0
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -193,13 +194,14 @@ def join_frames(frames: int) -> int | None:
 
 
 def encode_segment(
-    task: SegmentTask, source: MediaSource, work: Path, timeout: float = 3600.0
-) -> tuple[EncodedSegment, Path, bytes]:
+    task: SegmentTask, source: MediaSource, work: Path, timeout: float = 3600.0,
+    on_progress: Callable[[float], None] | None = None,
+) -> tuple[EncodedSegment, Path, bytes]:  # fmt: skip
     """Encode and check one segment; returns its result, the file of its fragments and its init bytes."""
     segment = task.segment
     output = work / f"encoded_{segment.name}.mp4"
     started = time.perf_counter()
-    run_ffmpeg(encode_args(task, source, output), timeout=timeout)
+    run_ffmpeg(encode_args(task, source, output), timeout=timeout, on_progress=on_progress)
     seconds = time.perf_counter() - started
     split = fmp4.split_file(output.read_bytes())
     run = check_fragments(task, split)

@@ -3,15 +3,22 @@
 Every call gets `-nostdin`, a timeout, and on failure a `ToolError` that keeps argv, the exit status
 and the tail of stderr. Builders elsewhere return argument lists (without the program); this module
 prepends the resolved binary and the global flags.
+
+`run_ffmpeg(..., on_progress=f)` also asks ffmpeg for its machine-readable progress (`-progress pipe:1`,
+key=value blocks every `PROGRESS_PERIOD_S`) and calls `f(media seconds written)` as each block arrives;
+stdout then carries only that stream, so such a run must not write its output to stdout.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import subprocess
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any
 
 from splitstitch.binaries import binaries
 from splitstitch.errors import ToolError
@@ -20,6 +27,8 @@ log = logging.getLogger(__name__)
 
 STDERR_TAIL_CHARS = 4000
 DEFAULT_TIMEOUT_S = 3600.0
+PROGRESS_PERIOD_S = 0.5
+OnProgress = Callable[[float], None]  # media seconds written so far by one ffmpeg process
 
 
 @dataclass(frozen=True)
@@ -29,9 +38,16 @@ class Completed:
     stderr: str
 
 
-def ffmpeg_argv(args: list[str], loglevel: str = "error", program: str | None = None) -> list[str]:
-    """Full ffmpeg argv: global flags first, so no option trails the output name."""
-    return [program or binaries().ffmpeg, "-nostdin", "-hide_banner", "-nostats", "-loglevel", loglevel, "-y", *args]
+def ffmpeg_argv(
+    args: list[str], loglevel: str = "error", program: str | None = None, *, progress: bool = False
+) -> list[str]:
+    """Full ffmpeg argv: global flags first, so no option trails the output name.
+
+    `progress` adds `-progress pipe:1 -stats_period P`: key=value blocks on stdout (`-nostats` only
+    silences the human-readable stats line on stderr, not these)."""
+    report = ["-progress", "pipe:1", "-stats_period", f"{PROGRESS_PERIOD_S:g}"] if progress else []
+    return [program or binaries().ffmpeg, "-nostdin", "-hide_banner", "-nostats", *report, "-loglevel", loglevel,
+            "-y", *args]  # fmt: skip
 
 
 def ffprobe_argv(args: list[str], loglevel: str = "error") -> list[str]:
@@ -51,11 +67,106 @@ def _run(argv: list[str], timeout: float) -> Completed:
     return Completed(argv, proc.stdout.decode("utf-8", "replace"), stderr)
 
 
+@dataclass(frozen=True)
+class ProgressBlock:
+    """One block of ffmpeg's `-progress` output."""
+
+    seconds: float | None  # media seconds written (out_time); None while ffmpeg reports N/A
+    ended: bool  # `progress=end`: the last block
+
+
+def _out_seconds(fields: dict[str, str]) -> float | None:
+    """`out_time_us`, else `out_time` (HH:MM:SS.micro), else `out_time_ms`, which despite its name is in
+    microseconds too (an old ffmpeg quirk kept for compatibility). Negative times (before the first
+    packet) count as 0."""
+    try:
+        if "out_time_us" in fields:
+            return max(int(fields["out_time_us"]) / 1e6, 0.0)
+        if "out_time" in fields:
+            sign, text = (-1, fields["out_time"][1:]) if fields["out_time"].startswith("-") else (1, fields["out_time"])
+            hours, minutes, seconds = text.split(":")
+            return max(sign * (int(hours) * 3600 + int(minutes) * 60 + float(seconds)), 0.0)
+        if "out_time_ms" in fields:
+            return max(int(fields["out_time_ms"]) / 1e6, 0.0)
+    except ValueError:  # N/A
+        return None
+    return None
+
+
+def parse_progress(lines: Iterable[str]) -> Iterator[ProgressBlock]:
+    """ffmpeg's `-progress` stream: `key=value` lines, each block closed by `progress=continue|end`.
+
+    Lazy, so it can read a pipe line by line; lines without `=` and an unclosed last block are ignored."""
+    fields: dict[str, str] = {}
+    for line in lines:
+        key, sep, value = line.strip().partition("=")
+        if not sep:
+            continue
+        if key != "progress":
+            fields[key.strip()] = value.strip()
+            continue
+        yield ProgressBlock(_out_seconds(fields), value.strip() == "end")
+        fields = {}
+
+
+def _read_all(stream: IO[bytes], into: list[bytes]) -> None:
+    into.append(stream.read())
+
+
+def _run_with_progress(argv: list[str], timeout: float, on_progress: OnProgress) -> Completed:
+    """Like `_run`, reading stdout as it comes: stderr is drained by a thread (kept for `ToolError`) and a
+    timer kills ffmpeg at the deadline. If `on_progress` raises, ffmpeg is killed and the error propagates."""
+    log.debug("run %s", argv)
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    stderr_chunks: list[bytes] = []
+    drain = threading.Thread(target=_read_all, args=(proc.stderr, stderr_chunks), daemon=True)
+    timed_out = threading.Event()
+
+    def expire() -> None:
+        timed_out.set()
+        proc.kill()
+
+    timer = threading.Timer(timeout, expire)
+    lines = io.TextIOWrapper(proc.stdout, encoding="utf-8", errors="replace")
+    drain.start()
+    timer.start()
+    try:
+        for block in parse_progress(lines):
+            if block.seconds is not None:
+                on_progress(block.seconds)
+        returncode = proc.wait()
+    finally:
+        timer.cancel()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        drain.join()
+        lines.close()  # and proc.stdout under it
+        proc.stderr.close()
+    stderr = b"".join(stderr_chunks).decode("utf-8", "replace")
+    if returncode != 0 and timed_out.is_set():
+        raise ToolError(argv, None, stderr[-STDERR_TAIL_CHARS:], timed_out=True)
+    if returncode != 0:
+        raise ToolError(argv, returncode, stderr[-STDERR_TAIL_CHARS:])
+    return Completed(argv, "", stderr)  # stdout carried the progress stream
+
+
 def run_ffmpeg(
-    args: list[str], *, timeout: float = DEFAULT_TIMEOUT_S, loglevel: str = "error", program: str | None = None
+    args: list[str],
+    *,
+    timeout: float = DEFAULT_TIMEOUT_S,
+    loglevel: str = "error",
+    program: str | None = None,
+    on_progress: OnProgress | None = None,
 ) -> Completed:
-    """Run ffmpeg (`program` overrides the binary, e.g. a build that can decode AV1)."""
-    return _run(ffmpeg_argv(args, loglevel, program), timeout)
+    """Run ffmpeg (`program` overrides the binary, e.g. a build that can decode AV1).
+
+    With `on_progress`, it is called with the media seconds written so far, about every
+    `PROGRESS_PERIOD_S` and once at the end (see `parse_progress`); `Completed.stdout` is then empty."""
+    if on_progress is None:
+        return _run(ffmpeg_argv(args, loglevel, program), timeout)
+    return _run_with_progress(ffmpeg_argv(args, loglevel, program, progress=True), timeout, on_progress)
 
 
 def run_ffprobe(args: list[str], *, timeout: float = DEFAULT_TIMEOUT_S) -> Completed:

@@ -26,6 +26,7 @@ from splitstitch.errors import ToolError, UsageError, VerificationError
 from splitstitch.inputs import Limits, check_file
 from splitstitch.job import Job
 from splitstitch.plan import Fanout
+from splitstitch.progress import SILENT, Progress
 from splitstitch.report import StageTimer, build_report, write_json_atomic
 from splitstitch.settings import Settings
 from splitstitch.source import MediaSource
@@ -35,7 +36,6 @@ from splitstitch.verify import Verification, compare, decode_check, probe_output
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[str, int, int], None]  # (stage, done, total)
 SEGMENT_RETRIES = 1
 SEGMENTS_PER_WORKER = 3.0  # the longest-first pool then ends with every worker busy until near the end
 LOCAL_MAX_SEGMENT_S = 30.0
@@ -46,10 +46,6 @@ class JobResult:
     output: Path
     report: dict[str, Any]
     verification: Verification
-
-
-def _noop(stage: str, done: int, total: int) -> None:
-    return None
 
 
 def local_fanout(workers: int) -> Fanout:
@@ -97,17 +93,16 @@ def run_pool(
 ) -> list[EncodedSegment]:  # fmt: skip
     """Audio first (one job, whole file), then segments longest first; the first failure cancels the rest."""
     done: dict[int, EncodedSegment] = {}
-    total = len(job.plan.segments)
 
     def audio_job() -> None:
         assert job.audio
-        started = time.perf_counter()
-        _with_retry(lambda: stages.encode_audio(job.audio, source, store, work), "audio")  # type: ignore[arg-type]
+        started, reporter = time.perf_counter(), progress.reporter("audio")
+        _with_retry(lambda: stages.encode_audio(job.audio, source, store, work, reporter), "audio")  # type: ignore[arg-type]
         timer.add("audio", time.perf_counter() - started)
 
     def segment_job(index: int) -> EncodedSegment:
-        task = job.segment_task(index)
-        return _with_retry(lambda: stages.encode_segment(task, source, store, work), f"segment {index:05d}")
+        task, reporter = job.segment_task(index), progress.reporter(job.plan.segments[index].name)
+        return _with_retry(lambda: stages.encode_segment(task, source, store, work, reporter), f"segment {index:05d}")
 
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="encode") as pool:
         futures: list[Future[Any]] = [pool.submit(audio_job)] if job.audio else []
@@ -120,7 +115,6 @@ def run_pool(
                     result = future.result()
                     if isinstance(result, EncodedSegment):
                         done[result.index] = result
-                        progress("encode", len(done), total)
         except BaseException:
             pool.shutdown(wait=True, cancel_futures=True)
             raise
@@ -148,7 +142,7 @@ def transcode(
     workers: int | None = None,
     limits: Limits | None = None,
     work_root: Path | None = None,
-    progress: Progress = _noop,
+    progress: Progress = SILENT,
 ) -> JobResult:
     """Transcode `source` to `output`; raises a `SplitstitchError` subclass on any failure."""
     check_paths(source, output)
@@ -161,21 +155,23 @@ def transcode(
     os.close(fd)
     partial = Path(tmp_name)
     try:
-        progress("prepare", 0, 1)
+        progress.stage("prepare")
         with timer.stage("prepare"):
             head = check_file(source, limits or Limits())
             media = MediaSource.local(source)
             job = stages.prepare(uuid.uuid4().hex[:12], media, settings, fmt, local_fanout(workers),
                                  limits=limits, head=head)  # fmt: skip
         store = LocalStorage(work / "store")
-        progress("encode", 0, len(job.plan.segments))
+        parts = {s.name: s.duration_seconds for s in job.plan.segments}
+        progress.stage("encode", parts, ("audio",) if job.audio else ())
         with timer.stage("encode"):
             run_pool(job, media, store, work, workers, timer, progress)
-        progress("finish", 0, 1)
+        progress.stage("finish")
         with timer.stage("finish"):
             assembled = partial if fmt.fragmented else work / "assembled.mp4"
             finished = stages.finish(job, store, FileSink(assembled), str(output))
             checks = list(finished.verification.checks)
+        progress.stage("verify")
         with timer.stage("verify"):
             if not fmt.fragmented:
                 remux(assembled, fmt, partial)

@@ -30,6 +30,7 @@ from splitstitch.inputs import Limits, open_source
 from splitstitch.job import Job
 from splitstitch.media import MediaInfo
 from splitstitch.plan import Fanout, plan_segments
+from splitstitch.progress import Reporter
 from splitstitch.settings import Settings
 from splitstitch.source import MediaSource
 from splitstitch.storage import Storage, get_json, put_json
@@ -49,9 +50,11 @@ def prepare(
     return Job(job_id, source.name, settings, output, info, plan, audio, fanout)
 
 
-def encode_segment(task: SegmentTask, source: MediaSource, store: Storage, work: Path) -> EncodedSegment:
+def encode_segment(
+    task: SegmentTask, source: MediaSource, store: Storage, work: Path, on_progress: Reporter | None = None
+) -> EncodedSegment:
     """Encode and check one segment; store its fragments (and, for segment 0, the init) and its result."""
-    result, fragments, init = run_segment_job(task, source, work)
+    result, fragments, init = run_segment_job(task, source, work, on_progress=on_progress)
     store.put_file(fragment_name(result.index), fragments)
     if result.index == 0:
         store.put_bytes(INIT_NAME, init)
@@ -59,8 +62,10 @@ def encode_segment(task: SegmentTask, source: MediaSource, store: Storage, work:
     return result
 
 
-def encode_audio(plan: AudioPlan, source: MediaSource, store: Storage, work: Path) -> AudioResult:
-    result, fragments, init = run_audio_job(plan, source, work)
+def encode_audio(
+    plan: AudioPlan, source: MediaSource, store: Storage, work: Path, on_progress: Reporter | None = None
+) -> AudioResult:
+    result, fragments, init = run_audio_job(plan, source, work, on_progress=on_progress)
     store.put_file(AUDIO_FRAGMENTS, fragments)
     store.put_bytes(AUDIO_INIT, init)
     put_json(store, AUDIO_RESULT, result.to_dict())

@@ -1,0 +1,164 @@
+"""Streaming manifests from what was written: HLS (master + media playlists) and a DASH MPD that point at the
+same CMAF files. Pure text from facts; durations come from the segments themselves (which match the plan),
+bandwidths from their sizes, codec strings from the init segments' sample entries.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from dataclasses import dataclass
+from fractions import Fraction
+from xml.sax.saxutils import quoteattr
+
+from splitstitch import fmp4
+
+HLS_VERSION = 7  # fragmented MP4 segments (EXT-X-MAP) need version 6 or later; 7 for SERVICE renditions' rules
+
+
+@dataclass(frozen=True)
+class MediaSegment:
+    uri: str  # relative to the rendition's folder
+    start: int  # decode time of its first sample, in the rendition's timescale
+    duration: int  # in the rendition's timescale
+    size: int  # bytes
+
+
+@dataclass(frozen=True)
+class Rendition:
+    kind: str  # "video" or "audio"
+    name: str  # "720p", "stereo"
+    folder: str  # relative to the output folder, e.g. "video/720p"
+    init: str  # init segment file name inside the folder
+    codecs: str
+    timescale: int
+    segments: tuple[MediaSegment, ...]
+    width: int = 0
+    height: int = 0
+    frame_rate: Fraction | None = None
+    channels: int = 0
+    sample_rate: int = 0
+
+    @property
+    def seconds(self) -> float:
+        return sum(s.duration for s in self.segments) / self.timescale
+
+    def peak_bps(self) -> int:
+        return max((math.ceil(s.size * 8 * self.timescale / s.duration) for s in self.segments if s.duration), default=0)
+
+    def average_bps(self) -> int:
+        return math.ceil(sum(s.size for s in self.segments) * 8 / self.seconds) if self.seconds else 0
+
+
+def codec_string(init: bytes) -> str:
+    """RFC 6381 `codecs` of the first track of an init segment."""
+    (stsd,) = fmp4.find(init, "moov/trak/mdia/minf/stbl/stsd")
+    entry = next(fmp4.iter_boxes(init, stsd.body + 8, stsd.end))
+    visual = entry.type in ("avc1", "avc3", "hvc1", "hev1", "vp09", "av01")
+    config = next((b for b in fmp4.iter_boxes(init, entry.body + (78 if visual else 28), entry.end)), None)
+    if config is None:
+        return entry.type
+    body = init[config.body : config.end]
+    if config.type == "avcC":
+        return f"{entry.type}.{body[1]:02x}{body[2]:02x}{body[3]:02x}"
+    if config.type == "hvcC":
+        space, tier, profile = body[1] >> 6, (body[1] >> 5) & 1, body[1] & 0x1F
+        compat = int(f"{struct.unpack_from('>I', body, 2)[0]:032b}"[::-1], 2)
+        constraints = body[6:12].rstrip(b"\0")
+        tail = "".join(f".{b:x}" for b in constraints) or ".0"
+        return f"{entry.type}.{'ABC'[space - 1] if space else ''}{profile}.{compat:x}.{'LH'[tier]}{body[12]}{tail}"
+    if config.type == "vpcC":
+        return f"vp09.{body[4]:02d}.{body[5]:02d}.{body[6] >> 4:02d}"
+    if config.type == "av1C":
+        profile, level, tier = body[1] >> 5, body[1] & 0x1F, body[2] >> 7
+        depth = 12 if body[2] & 0x20 else (10 if body[2] & 0x40 else 8)
+        return f"av01.{profile}.{level:02d}{'MH'[tier]}.{depth:02d}"
+    if config.type == "esds":
+        return f"mp4a.40.{_aac_object_type(body)}"
+    if config.type == "dOps":
+        return "opus"
+    return entry.type
+
+
+def _aac_object_type(esds: bytes) -> int:
+    """The audio object type from an esds' DecoderSpecificInfo (tag 5); 2 (AAC-LC) when it cannot be found."""
+    pos = esds.find(b"\x05", 4)
+    while pos != -1:
+        length_pos = pos + 1
+        while length_pos < len(esds) and esds[length_pos] & 0x80:
+            length_pos += 1
+        if length_pos + 1 < len(esds):
+            return esds[length_pos + 1] >> 3 or 2
+        pos = esds.find(b"\x05", pos + 1)
+    return 2
+
+
+def media_playlist(r: Rendition) -> str:
+    target = max((math.ceil(s.duration / r.timescale) for s in r.segments), default=1)
+    lines = ["#EXTM3U", f"#EXT-X-VERSION:{HLS_VERSION}", f"#EXT-X-TARGETDURATION:{target}", "#EXT-X-MEDIA-SEQUENCE:0",
+             "#EXT-X-PLAYLIST-TYPE:VOD", "#EXT-X-INDEPENDENT-SEGMENTS", f'#EXT-X-MAP:URI="{r.init}"']  # fmt: skip
+    for s in r.segments:
+        lines += [f"#EXTINF:{s.duration / r.timescale:.6f},", s.uri]
+    return "\n".join([*lines, "#EXT-X-ENDLIST"]) + "\n"
+
+
+def master_playlist(videos: list[Rendition], audios: list[Rendition], playlist: str = "playlist.m3u8") -> str:
+    lines = ["#EXTM3U", f"#EXT-X-VERSION:{HLS_VERSION}", "#EXT-X-INDEPENDENT-SEGMENTS"]
+    for n, a in enumerate(audios):
+        lines.append(f'#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="audio",NAME="{a.name}",DEFAULT={"YES" if n == 0 else "NO"},'
+                     f'AUTOSELECT=YES,CHANNELS="{a.channels}",URI="{a.folder}/{playlist}"')  # fmt: skip
+    audio_peak = max((a.peak_bps() for a in audios), default=0)
+    audio_average = max((a.average_bps() for a in audios), default=0)
+    audio_codecs = sorted({a.codecs for a in audios})
+    for v in sorted(videos, key=lambda r: -r.height):
+        codecs = ",".join([v.codecs, *audio_codecs])
+        rate = f",FRAME-RATE={float(v.frame_rate):.3f}" if v.frame_rate else ""
+        group = ',AUDIO="audio"' if audios else ""
+        lines += [f"#EXT-X-STREAM-INF:BANDWIDTH={v.peak_bps() + audio_peak},"
+                  f"AVERAGE-BANDWIDTH={v.average_bps() + audio_average},CODECS=\"{codecs}\","
+                  f"RESOLUTION={v.width}x{v.height}{rate}{group}", f"{v.folder}/{playlist}"]  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+def _timeline(r: Rendition) -> str:
+    """SegmentTimeline with runs of equal durations folded into `r`."""
+    entries: list[list[int]] = []
+    for s in r.segments:
+        if entries and entries[-1][1] == s.duration and entries[-1][0] + (entries[-1][2] + 1) * s.duration == s.start:
+            entries[-1][2] += 1
+        else:
+            entries.append([s.start, s.duration, 0])
+    return "".join(f'<S t="{t}" d="{d}"' + (f' r="{n}"' if n else "") + "/>" for t, d, n in entries)
+
+
+def _representation(r: Rendition) -> str:
+    first = r.segments[0].uri
+    digits = len(first.split(".")[0])
+    attrs = f'id={quoteattr(r.name)} bandwidth="{r.peak_bps()}" codecs={quoteattr(r.codecs)}'
+    if r.kind == "video":
+        rate = f' frameRate="{r.frame_rate.numerator}/{r.frame_rate.denominator}"' if r.frame_rate else ""
+        attrs += f' width="{r.width}" height="{r.height}"{rate}'
+    else:
+        attrs += f' audioSamplingRate="{r.sample_rate}"'
+    channels = ("<AudioChannelConfiguration schemeIdUri=\"urn:mpeg:dash:23003:3:audio_channel_configuration:2011\" "
+                f'value="{r.channels}"/>') if r.kind == "audio" else ""  # fmt: skip
+    return (f"<Representation {attrs}>{channels}<SegmentTemplate timescale=\"{r.timescale}\" "
+            f'initialization="{r.folder}/{r.init}" media="{r.folder}/$Number%0{digits}d$.m4s" startNumber="0">'
+            f"<SegmentTimeline>{_timeline(r)}</SegmentTimeline></SegmentTemplate></Representation>")  # fmt: skip
+
+
+def mpd(videos: list[Rendition], audios: list[Rendition]) -> str:
+    """A static (on-demand) MPD over the same files as the HLS playlists."""
+    seconds = max(r.seconds for r in [*videos, *audios])
+    sets = []
+    if videos:
+        body = "".join(_representation(v) for v in sorted(videos, key=lambda r: -r.height))
+        sets.append(f'<AdaptationSet id="0" contentType="video" mimeType="video/mp4" segmentAlignment="true" '
+                    f'startWithSAP="1">{body}</AdaptationSet>')  # fmt: skip
+    for n, a in enumerate(audios):
+        sets.append(f'<AdaptationSet id="{n + 1}" contentType="audio" mimeType="audio/mp4" segmentAlignment="true" '
+                    f'startWithSAP="1">{_representation(a)}</AdaptationSet>')  # fmt: skip
+    return ('<?xml version="1.0" encoding="UTF-8"?>\n'
+            '<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" profiles="urn:mpeg:dash:profile:isoff-live:2011" '
+            f'type="static" mediaPresentationDuration="PT{seconds:.3f}S" minBufferTime="PT2S">'
+            f'<Period id="0" start="PT0S">{"".join(sets)}</Period></MPD>\n')  # fmt: skip

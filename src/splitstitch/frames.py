@@ -5,13 +5,27 @@ from __future__ import annotations
 
 import itertools
 import statistics
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from fractions import Fraction
-from typing import Any
+from typing import Any, NamedTuple
 
 from splitstitch.ffmpeg import compact_records
 
-PacketRow = tuple[str, str, str, str, str]  # pts, duration, flags, pos, size as ffprobe prints them
+
+class PacketRow(NamedTuple):
+    """One packet as ffprobe prints it (text, "N/A" when absent)."""
+
+    pts: str
+    duration: str
+    flags: str
+    pos: str
+    size: str
+    dts: str = "N/A"
+
+
+def _int(text: str) -> int | None:
+    return int(text) if text.lstrip("-").isdigit() else None
 
 
 @dataclass(frozen=True)
@@ -30,6 +44,13 @@ class FrameIndex:
 
     def end(self) -> int:
         return self.timestamps[-1] + self.last_duration
+
+    def empty_slots(self) -> int:
+        """Frame slots inside the stream that hold no frame, where time counts in frame slots (AVI: a capture
+        tool writes an empty index entry for a dropped frame and the frame before stays on screen)."""
+        if _typical_step(self.timestamps) != 1:
+            return 0
+        return self.timestamps[-1] - self.timestamps[0] + 1 - self.count
 
     def is_vfr(self) -> bool:
         steps = [b - a for a, b in zip(self.timestamps, self.timestamps[1:], strict=False)]
@@ -59,18 +80,13 @@ def packet_rows(text: str) -> dict[int, list[PacketRow]]:
     for fields in compact_records(text):
         index = fields.get("stream_index", "")
         if index.isdigit():
-            row = tuple(fields.get(k, "N/A") for k in ("pts", "duration", "flags", "pos", "size"))
-            rows.setdefault(int(index), []).append(row)  # type: ignore[arg-type]
+            row = PacketRow(*(fields.get(k, "N/A") for k in PacketRow._fields))
+            rows.setdefault(int(index), []).append(row)
     return rows
 
 
 def data_end_of(rows: dict[int, list[PacketRow]]) -> int:
-    ends = [
-        int(pos) + int(size)
-        for stream in rows.values()
-        for _, _, _, pos, size in stream
-        if pos.isdigit() and size.isdigit()
-    ]
+    ends = [int(r[3]) + int(r[4]) for stream in rows.values() for r in stream if r[3].isdigit() and r[4].isdigit()]
     return max(ends, default=0)
 
 
@@ -83,9 +99,7 @@ def extent_of(
     as discarded packets but Matroska stores as negative timestamps.
     """
     spans = [
-        (int(p), int(d) if d.isdigit() else 0)
-        for p, d, flags, _, _ in rows
-        if p.lstrip("-").isdigit() and "D" not in flags
+        (int(r[0]), int(r[1]) if r[1].isdigit() else 0) for r in rows if _int(r[0]) is not None and "D" not in r[2]
     ]
     if not spans:
         return None
@@ -103,7 +117,7 @@ def parse_packets(rows: list[PacketRow]) -> FrameIndex | None:
     durations: list[int] = []
     keyframe: list[bool] = []
     complete = True
-    for p, d, flags, _, _ in rows:
+    for p, d, flags, *_ in rows:
         if not p.lstrip("-").isdigit() or "D" in flags:
             complete = False
             continue
@@ -130,18 +144,135 @@ def _typical_step(timestamps: tuple[int, ...] | list[int]) -> int:
     return int(statistics.median(steps)) if steps else 1
 
 
-def parse_frames(data: dict[str, Any]) -> FrameIndex | None:
-    """Decoder-side frame list (`best_effort_timestamp`, `key_frame`): missing stamps continue the cadence."""
+class Unindexable(ValueError):
+    """The video cannot be put in presentation order; the message says why, in words that are true."""
+
+
+def parse_frames(data: dict[str, Any], time_base: Fraction = Fraction(1, 1000)) -> FrameIndex:
+    """Decoder-side frame list (`best_effort_timestamp`, `key_frame`): missing stamps continue the cadence.
+
+    Raises `Unindexable` when the decoder output no frame, none with a timestamp, or stamps that go back.
+    """
     frames = data.get("frames", [])
     stamps: list[int | None] = [f.get("best_effort_timestamp") for f in frames]
     known = [s for s in stamps if s is not None]
+    if not frames:
+        raise Unindexable("no decodable video frames: a full decode of the video stream output none")
     if not known:
-        return None
+        raise Unindexable(f"none of the {len(frames)} decoded video frames has a timestamp")
     step = _typical_step(sorted(known))
     timestamps: list[int] = []
     for s in stamps:
         timestamps.append(int(s) if s is not None else (timestamps[-1] + step if timestamps else 0))
-    if any(b <= a for a, b in itertools.pairwise(timestamps)):
-        return None
+    for i, (a, b) in enumerate(itertools.pairwise(timestamps), start=1):
+        if b <= a:
+            how = "repeat" if a == b else "go back"
+            raise Unindexable(f"video timestamps {how} at {float(a * time_base):.2f} s (frame {i})")
     keys = tuple(i for i, f in enumerate(frames) if f.get("key_frame"))
     return FrameIndex(tuple(timestamps), step, keys or (0,), (), from_packets=False)
+
+
+# A forward jump is a discontinuity only past both of these (smaller gaps are held frames or VFR):
+FORWARD_JUMP_S = Fraction(10)  # ffmpeg's dts_delta_threshold, where its CLI treats MPEG-TS as discontinuous
+FORWARD_JUMP_STEPS = 10  # and ten of the stream's own steps, so a slide show's long frames never count
+REORDER_WINDOW = 16  # packets a demuxer's guessed dts can lag the new run (H.264 reorders at most 16 frames)
+
+
+@dataclass(frozen=True)
+class Cut:
+    """A place where a stream's decode timestamps go back, or jump far forward: one run ends, the next starts."""
+
+    index: int  # first packet (file order) of the new run, judged by presentation timestamps
+    dts_index: int  # first packet whose decode timestamp is the new run's (later when the demuxer guessed it)
+    before: int  # decode timestamp before the cut, ticks
+    after: int  # decode timestamp at the cut, ticks
+
+    @property
+    def back(self) -> bool:
+        return self.after < self.before
+
+
+@dataclass(frozen=True)
+class StreamRuns:
+    """One stream's packets split at its cuts. `spans[i]` is run i's (first pts, end) in ticks."""
+
+    index: int
+    time_base: Fraction
+    packets: int
+    cuts: tuple[Cut, ...]
+    spans: tuple[tuple[int, int], ...]
+
+    def seconds(self, ticks: int) -> float:
+        return float(ticks * self.time_base)
+
+
+@dataclass(frozen=True)
+class Join:
+    """Where a rebuilt timeline joins two runs of the source (the report's `timeline` entries)."""
+
+    frame: int  # index (from 0) of the run's first video frame, in the source's and the output's order
+    at_s: float  # where the run now starts, seconds on the rebuilt timeline
+    source_end_s: float  # where the run before ended, on the source's own timestamps
+    source_start_s: float  # where this run starts on the source's own timestamps
+    shift_s: float  # added to every timestamp of this run, in every stream
+    kind: str  # "back" (timestamps restart or go back) or "forward" (they jump ahead)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _run_start(pts: list[int | None], k: int, old: int, new: int, floor: int) -> int:
+    """The new run's first packet: a guessed dts can lag, so packets just before `k` may already be new."""
+    start = k
+    for j in range(k - 1, max(floor, k - REORDER_WINDOW) - 1, -1):
+        p = pts[j]
+        if p is None or abs(p - new) >= abs(p - old):
+            break
+        start = j
+    return start
+
+
+def _clocks(rows: Sequence[Sequence[str]]) -> tuple[list[int | None], list[int | None], int]:
+    """pts, the decode clock (dts, else pts) and the clock's typical positive step, per packet in file order."""
+    pts = [_int(r[0]) for r in rows]
+    clock = [
+        d if d is not None else p for p, d in zip(pts, [_int(r[5]) if len(r) > 5 else None for r in rows], strict=True)
+    ]
+    known = [c for c in clock if c is not None]
+    steps = [b - a for a, b in itertools.pairwise(known) if b > a]
+    return pts, clock, int(statistics.median(steps)) if steps else 1
+
+
+def find_cuts(rows: Sequence[Sequence[str]], time_base: Fraction) -> tuple[Cut, ...]:
+    """Cuts in one stream's packets (file order): the decode clock (dts, else pts) goes back, or jumps ahead
+    by more than `FORWARD_JUMP_S` and `FORWARD_JUMP_STEPS` steps without the packet before declaring that
+    long a duration (MP4 holds a frame that way)."""
+    pts, clock, step = _clocks(rows)
+    jump = max(round(FORWARD_JUMP_S / time_base), FORWARD_JUMP_STEPS * step)
+    cuts: list[Cut] = []
+    prev: int | None = None
+    for k, now in enumerate(clock):
+        if now is None:
+            continue
+        if prev is not None:
+            before = clock[prev]
+            assert before is not None
+            declared = _int(rows[prev][1]) or 0
+            if now < before or (now - before > jump and declared < now - before):
+                floor = cuts[-1].dts_index if cuts else 0
+                cuts.append(Cut(_run_start(pts, k, before, now, floor), k, before, now))
+        prev = k
+    return tuple(cuts)
+
+
+def stream_runs(index: int, rows: Sequence[Sequence[str]], time_base: Fraction) -> StreamRuns:
+    """A stream's cuts and, per run, its first presentation timestamp and its end (ticks)."""
+    cuts = find_cuts(rows, time_base)
+    pts, clock, step = _clocks(rows)
+    stamps = [p if p is not None else c for p, c in zip(pts, clock, strict=True)]
+    bounds = [0, *(c.index for c in cuts), len(rows)]
+    spans = []
+    for a, b in itertools.pairwise(bounds):
+        run = [(s, _int(r[1]) or step) for s, r in zip(stamps[a:b], rows[a:b], strict=True) if s is not None]
+        spans.append((min(s for s, _ in run), max(s + d for s, d in run)) if run else (0, 0))
+    return StreamRuns(index, time_base, len(rows), cuts, tuple(spans))

@@ -16,7 +16,19 @@ from typing import Any
 
 from splitstitch.command import INPUT_PROTOCOLS, source_url
 from splitstitch.ffmpeg import ffprobe_json, run_ffprobe
-from splitstitch.frames import FrameIndex, PacketRow, data_end_of, extent_of, packet_rows, parse_frames, parse_packets
+from splitstitch.frames import (
+    FrameIndex,
+    Join,
+    PacketRow,
+    Unindexable,
+    data_end_of,
+    extent_of,
+    packet_rows,
+    parse_frames,
+    parse_packets,
+    stream_runs,
+)
+from splitstitch.timeline import Rebuild, plan_rebuild
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +78,10 @@ class MediaInfo:
     data_end: int = 0  # largest packet pos+size seen: beyond `size` means the file is truncated
     audio_extents: tuple[tuple[int, float, float], ...] = ()  # (stream index, first s, end s) from packets
     scan_errors: str = ""  # what ffprobe said while reading every packet (e.g. "partial file")
+    rebuild: Rebuild | None = None  # timestamps restart or jump: how to rebuild one timeline (then frames is None)
+    timeline: tuple[Join, ...] = ()  # this file is a rebuilt source: where its runs were joined
+    index_problem: str = ""  # why there is no frame index, in true words (frames is None)
+    packet_counts: tuple[tuple[int, int], ...] = ()  # (stream index, packets) of the scanned streams
 
     def audio_extent(self, index: int) -> tuple[float, float] | None:
         return next(((a, b) for i, a, b in self.audio_extents if i == index), None)
@@ -165,7 +181,7 @@ def probe_streams(path: Path, timeout: float = 120.0) -> MediaInfo:
 def scan_packets(path: str, stream_indexes: list[int], timeout: float) -> tuple[dict[int, list[PacketRow]], str]:
     """One demux pass (no decoding) over the given streams' packets; returns rows and ffprobe's complaints."""
     done = run_ffprobe(
-        ["-protocol_whitelist", INPUT_PROTOCOLS, "-show_entries", "packet=stream_index,pts,duration,flags,pos,size",
+        ["-protocol_whitelist", INPUT_PROTOCOLS, "-show_entries", "packet=stream_index,pts,dts,duration,flags,pos,size",
          "-of", "compact=p=0", source_url(path)], timeout=timeout,
     )  # fmt: skip
     rows = packet_rows(done.stdout)
@@ -173,22 +189,58 @@ def scan_packets(path: str, stream_indexes: list[int], timeout: float) -> tuple[
 
 
 def probe_frames(info: MediaInfo, timeout: float = 1800.0) -> MediaInfo:
-    """Add the frame index (from packets; from the decoder when packets lack timestamps) and audio extents."""
-    assert info.video is not None
-    rows, errors = scan_packets(info.path, [info.video.index, *(a.index for a in info.audio)], timeout)
-    frames = parse_packets(rows[info.video.index])
-    if frames is None:
-        log.info("packets lack timestamps: indexing frames with the decoder")
-        select = ["-protocol_whitelist", INPUT_PROTOCOLS, "-select_streams", str(info.video.index)]
-        data = ffprobe_json(
-            [*select, "-show_entries", "frame=best_effort_timestamp,key_frame", source_url(info.path)], timeout=timeout
+    """Add the frame index (from packets; from the decoder when packets lack timestamps) and audio extents.
+
+    When timestamps restart or jump mid-file the index is left out and `rebuild` says how to make one
+    timeline; when the video cannot be indexed `index_problem` says why.
+    """
+    video = info.video
+    assert video is not None
+    rows, errors = scan_packets(info.path, [video.index, *(a.index for a in info.audio)], timeout)
+    frames: FrameIndex | None = None
+    rebuild, problem = None, ""
+    try:
+        audio_runs = [stream_runs(a.index, rows[a.index], a.time_base) for a in info.audio]
+        rebuild = plan_rebuild(
+            stream_runs(video.index, rows[video.index], video.time_base), audio_runs, info.format_name
         )
-        frames = parse_frames(data)
+        if rebuild is None:
+            frames = parse_packets(rows[video.index]) or _decoder_frames(info.path, video, timeout)
+    except Unindexable as exc:
+        problem = str(exc)
     extents = []
     for a in info.audio:
         extent = extent_of(rows[a.index], a.time_base, a.start_time)
         if extent:
             extents.append((a.index, *extent))
     return replace(
-        info, frames=frames, data_end=data_end_of(rows), audio_extents=tuple(extents), scan_errors=errors[-2000:]
+        info, frames=frames, data_end=data_end_of(rows), audio_extents=tuple(extents), scan_errors=errors[-2000:],
+        rebuild=rebuild, index_problem=problem, packet_counts=tuple((i, len(r)) for i, r in rows.items()),
+    )  # fmt: skip
+
+
+def _decoder_frames(path: str, video: VideoInfo, timeout: float) -> FrameIndex:
+    log.info("packets lack timestamps: indexing frames with the decoder")
+    select = ["-protocol_whitelist", INPUT_PROTOCOLS, "-select_streams", str(video.index)]
+    data = ffprobe_json(
+        [*select, "-show_entries", "frame=best_effort_timestamp,key_frame", source_url(path)], timeout=timeout
     )
+    return parse_frames(data, video.time_base)
+
+
+def riff_shortfall(path: str | Path) -> tuple[int, int] | None:
+    """For RIFF files (AVI, WAV): (bytes the top-level chunks claim, bytes the file has) when the claim is
+    larger, i.e. the end of the file is missing; None when they fit or the file is not RIFF."""
+    size = Path(path).stat().st_size
+    position = 0
+    with open(path, "rb") as fh:
+        while position + 8 <= size:
+            fh.seek(position)
+            head = fh.read(8)
+            if head[:4] != b"RIFF":  # AVI goes on in RIFF AVIX chunks; stop at anything else
+                return None
+            end = position + 8 + int.from_bytes(head[4:], "little")
+            if end > size:
+                return end, size
+            position = end + (end & 1)
+    return None

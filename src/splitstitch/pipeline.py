@@ -23,7 +23,7 @@ from splitstitch.codecs import output_format
 from splitstitch.encode import EncodedSegment, encode_segment, encoded_name
 from splitstitch.errors import ToolError, UsageError, VerificationError
 from splitstitch.ffmpeg import run_ffmpeg
-from splitstitch.inputs import Limits, open_source
+from splitstitch.inputs import Limits, open_source, rebuild_timeline
 from splitstitch.media import MediaInfo, probe_streams
 from splitstitch.plan import Plan, Segment, plan_segments
 from splitstitch.report import StageTimer, describe, write_json_atomic
@@ -143,7 +143,7 @@ def transcode(
     try:
         progress("probe", 0, 1)
         with timer.stage("probe"):
-            info = open_source(source, limits)
+            info = rebuild_timeline(open_source(source, limits), work, limits)  # restarts: read a rebuilt copy
         with timer.stage("plan"):
             plan = plan_segments(info, settings.segment_seconds)
             audio = plan_audio(info, settings, fmt)
@@ -153,7 +153,7 @@ def transcode(
         with timer.stage("split"):
             if plan.split_path == "copy":
                 assert info.video
-                segment_files = split_source(plan, info.video, source, work)
+                segment_files = split_source(plan, info.video, Path(info.path), work)
         progress("encode", 0, len(plan.segments))
         with timer.stage("encode"):
             encoded = _run_pool(info, plan, settings, audio, work, workers, segment_files, timer, progress)
@@ -203,6 +203,7 @@ def build_report(
         "timings_s": timer.as_dict(),
         "cpu_seconds": timer.cpu_dict(),  # of the ffmpeg/ffprobe processes each stage ran
         "verification": verification.to_dict(),
+        "timeline": [join.to_dict() for join in info.timeline],  # where a rebuilt timeline joins the source's runs
     }  # fmt: skip
 
 

@@ -3,6 +3,7 @@ keyframes where a stream-copy cut is safe. Pure functions on ffprobe text; no pr
 
 from __future__ import annotations
 
+import heapq
 import itertools
 import statistics
 from collections.abc import Sequence
@@ -175,17 +176,17 @@ def parse_frames(data: dict[str, Any], time_base: Fraction = Fraction(1, 1000)) 
 # A forward jump is a discontinuity only past both of these (smaller gaps are held frames or VFR):
 FORWARD_JUMP_S = Fraction(10)  # ffmpeg's dts_delta_threshold, where its CLI treats MPEG-TS as discontinuous
 FORWARD_JUMP_STEPS = 10  # and ten of the stream's own steps, so a slide show's long frames never count
-REORDER_WINDOW = 16  # packets a demuxer's guessed dts can lag the new run (H.264 reorders at most 16 frames)
+VIDEO_REORDER = 16  # frames a decoder may hold back to reorder (H.264's maximum); audio holds none
 
 
 @dataclass(frozen=True)
 class Cut:
-    """A place where a stream's decode timestamps go back, or jump far forward: one run ends, the next starts."""
+    """Where a stream's timestamps go back, or jump far ahead: the run before ends, packet `index` starts
+    the next. `before` is the latest timestamp of the run before, `after` the new run's first (ticks)."""
 
-    index: int  # first packet (file order) of the new run, judged by presentation timestamps
-    dts_index: int  # first packet whose decode timestamp is the new run's (later when the demuxer guessed it)
-    before: int  # decode timestamp before the cut, ticks
-    after: int  # decode timestamp at the cut, ticks
+    index: int
+    before: int
+    after: int
 
     @property
     def back(self) -> bool:
@@ -202,16 +203,13 @@ class StreamRuns:
     cuts: tuple[Cut, ...]
     spans: tuple[tuple[int, int], ...]
 
-    def seconds(self, ticks: int) -> float:
-        return float(ticks * self.time_base)
-
 
 @dataclass(frozen=True)
 class Join:
     """Where a rebuilt timeline joins two runs of the source (the report's `timeline` entries)."""
 
     frame: int  # index (from 0) of the run's first video frame, in the source's and the output's order
-    at_s: float  # where the run now starts, seconds on the rebuilt timeline
+    at_s: float  # where the run now starts, seconds from the first frame on the rebuilt timeline
     source_end_s: float  # where the run before ended, on the source's own timestamps
     source_start_s: float  # where this run starts on the source's own timestamps
     shift_s: float  # added to every timestamp of this run, in every stream
@@ -221,55 +219,48 @@ class Join:
         return asdict(self)
 
 
-def _run_start(pts: list[int | None], k: int, old: int, new: int, floor: int) -> int:
-    """The new run's first packet: a guessed dts can lag, so packets just before `k` may already be new."""
-    start = k
-    for j in range(k - 1, max(floor, k - REORDER_WINDOW) - 1, -1):
-        p = pts[j]
-        if p is None or abs(p - new) >= abs(p - old):
-            break
-        start = j
-    return start
-
-
-def _clocks(rows: Sequence[Sequence[str]]) -> tuple[list[int | None], list[int | None], int]:
-    """pts, the decode clock (dts, else pts) and the clock's typical positive step, per packet in file order."""
-    pts = [_int(r[0]) for r in rows]
-    clock = [
-        d if d is not None else p for p, d in zip(pts, [_int(r[5]) if len(r) > 5 else None for r in rows], strict=True)
-    ]
-    known = [c for c in clock if c is not None]
+def _stamps(rows: Sequence[Sequence[str]]) -> tuple[list[int | None], int]:
+    """Presentation stamps per packet in file order (pts, else dts) and the typical step between them."""
+    stamps = [_int(r[0]) if _int(r[0]) is not None else (_int(r[5]) if len(r) > 5 else None) for r in rows]
+    known = sorted(s for s in stamps if s is not None)
     steps = [b - a for a, b in itertools.pairwise(known) if b > a]
-    return pts, clock, int(statistics.median(steps)) if steps else 1
+    return stamps, int(statistics.median(steps)) if steps else 1
 
 
-def find_cuts(rows: Sequence[Sequence[str]], time_base: Fraction) -> tuple[Cut, ...]:
-    """Cuts in one stream's packets (file order): the decode clock (dts, else pts) goes back, or jumps ahead
-    by more than `FORWARD_JUMP_S` and `FORWARD_JUMP_STEPS` steps without the packet before declaring that
-    long a duration (MP4 holds a frame that way)."""
-    pts, clock, step = _clocks(rows)
+def find_cuts(rows: Sequence[Sequence[str]], time_base: Fraction, reorder: int) -> tuple[Cut, ...]:
+    """Cuts in one stream's packets (file order), seen as a decoder sees them.
+
+    The decode clock is the timestamp of the frame a decoder outputs, holding `reorder` frames back: a
+    packet that should have been shown before that is a cut back. (The demuxer's dts can't be used:
+    Matroska stores none, and its guesses go wrong after a restart.) A packet more than `FORWARD_JUMP_S`
+    and `FORWARD_JUMP_STEPS` steps past the run's latest timestamp is a cut forward, unless the packet
+    before declares that long a duration (MP4 holds a frame that way).
+    """
+    stamps, step = _stamps(rows)
     jump = max(round(FORWARD_JUMP_S / time_base), FORWARD_JUMP_STEPS * step)
     cuts: list[Cut] = []
-    prev: int | None = None
-    for k, now in enumerate(clock):
+    held: list[int] = []
+    shown: int | None = None  # the decode clock: the last output timestamp
+    latest: int | None = None  # the run's latest timestamp so far
+    declared = 0  # duration of the packet that holds `latest`
+    for k, now in enumerate(stamps):
         if now is None:
             continue
-        if prev is not None:
-            before = clock[prev]
-            assert before is not None
-            declared = _int(rows[prev][1]) or 0
-            if now < before or (now - before > jump and declared < now - before):
-                floor = cuts[-1].dts_index if cuts else 0
-                cuts.append(Cut(_run_start(pts, k, before, now, floor), k, before, now))
-        prev = k
+        if latest is not None and ((shown is not None and now < shown) or now - latest > max(jump, declared)):
+            cuts.append(Cut(k, latest, now))
+            held, shown, latest = [], None, None
+        heapq.heappush(held, now)
+        if len(held) > reorder:
+            shown = heapq.heappop(held)
+        if latest is None or now >= latest:
+            latest, declared = now, _int(rows[k][1]) or 0
     return tuple(cuts)
 
 
-def stream_runs(index: int, rows: Sequence[Sequence[str]], time_base: Fraction) -> StreamRuns:
+def stream_runs(index: int, rows: Sequence[Sequence[str]], time_base: Fraction, reorder: int) -> StreamRuns:
     """A stream's cuts and, per run, its first presentation timestamp and its end (ticks)."""
-    cuts = find_cuts(rows, time_base)
-    pts, clock, step = _clocks(rows)
-    stamps = [p if p is not None else c for p, c in zip(pts, clock, strict=True)]
+    cuts = find_cuts(rows, time_base, reorder)
+    stamps, step = _stamps(rows)
     bounds = [0, *(c.index for c in cuts), len(rows)]
     spans = []
     for a, b in itertools.pairwise(bounds):

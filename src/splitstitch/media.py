@@ -17,6 +17,7 @@ from typing import Any
 from splitstitch.command import INPUT_PROTOCOLS, source_url
 from splitstitch.ffmpeg import ffprobe_json, run_ffprobe
 from splitstitch.frames import (
+    VIDEO_REORDER,
     FrameIndex,
     Join,
     PacketRow,
@@ -200,10 +201,9 @@ def probe_frames(info: MediaInfo, timeout: float = 1800.0) -> MediaInfo:
     frames: FrameIndex | None = None
     rebuild, problem = None, ""
     try:
-        audio_runs = [stream_runs(a.index, rows[a.index], a.time_base) for a in info.audio]
-        rebuild = plan_rebuild(
-            stream_runs(video.index, rows[video.index], video.time_base), audio_runs, info.format_name
-        )
+        audio_runs = [stream_runs(a.index, rows[a.index], a.time_base, 0) for a in info.audio]
+        video_runs = stream_runs(video.index, rows[video.index], video.time_base, VIDEO_REORDER)
+        rebuild = plan_rebuild(video_runs, audio_runs, info.format_name)
         if rebuild is None:
             frames = parse_packets(rows[video.index]) or _decoder_frames(info.path, video, timeout)
     except Unindexable as exc:

@@ -26,6 +26,7 @@ from pathlib import Path
 from splitstitch.command import INPUT_PROTOCOLS, source_url
 from splitstitch.frames import Cut, Join, StreamRuns, Unindexable
 
+PTS_ONLY_FORMATS = {"matroska"}  # containers that store no dts (ffmpeg guesses them when demuxing)
 MATCH_S = Fraction(5)  # an audio cut is the video's when the new runs start this close (A/V offsets are less)
 DISCONTINUOUS_FORMATS = {"mpegts", "mpegtsraw", "mpeg", "flv"}  # ffmpeg's AVFMT_TS_DISCONT demuxers
 REMUX = {"matroska": ("matroska", ".mkv"), "mov": ("mp4", ".mp4"), "mpegts": ("mpegts", ".ts")}
@@ -34,14 +35,13 @@ FALLBACK_REMUX = ("matroska", ".mkv")  # holds nearly any codec
 
 @dataclass(frozen=True)
 class StreamShift:
-    """What the rebuild adds to one stream's timestamps: `shifts[i]` ticks from packet `pts_from[i]` on
-    (pts) and from `dts_from[i]` on (dts), cumulative."""
+    """What the rebuild adds to one stream's timestamps: `shifts[i]` ticks from packet `starts[i]` on."""
 
     index: int
     packets: int  # the rebuilt file must hold exactly as many
-    pts_from: tuple[int, ...]
-    dts_from: tuple[int, ...]
+    starts: tuple[int, ...]
     shifts: tuple[int, ...]
+    clear_dts: bool  # the demuxer guessed the dts (wrongly after a restart): the muxer derives them again
 
 
 @dataclass(frozen=True)
@@ -125,11 +125,11 @@ def plan_rebuild(video: StreamRuns, audio: Sequence[StreamRuns], format_name: st
         StreamShift(
             index=r.index,
             packets=r.packets,
-            pts_from=tuple(r.cuts[p].index for p in pos),
-            dts_from=tuple(r.cuts[p].dts_index for p in pos),
+            starts=tuple(r.cuts[p].index for p in pos),
             shifts=tuple(math.ceil(s / r.time_base) for s in shifts[1:]),  # ceil: never overlap the run before
+            clear_dts=n == 0 and family in PTS_ONLY_FORMATS,
         )
-        for r, pos in zip(streams, positions, strict=True)
+        for n, (r, pos) in enumerate(zip(streams, positions, strict=True))
     ]
     v_spans, tb = spans[0], video.time_base
     joins = tuple(
@@ -160,11 +160,14 @@ def rebuild_args(rebuild: Rebuild, source: str | Path, output: Path, muxer: str 
     """argv (without the program): stream copy of the rebuilt streams with their timestamps shifted.
 
     `-copyts` keeps the source's timestamps (ffmpeg would otherwise fix discontinuities its own way), and
-    every packet reaches the filter, so the packet number `N` is the one the scan counted.
+    every packet reaches the filter (`-copyinkf`), so the packet number `N` is the one the scan counted.
+    Unset dts are derived again by libavformat's muxing layer from the rebuilt pts (ffmpeg 8.1 warns this
+    is deprecated; the rebuild then checks every packet and that no cut remains).
     """
     args = ["-copyts", "-protocol_whitelist", INPUT_PROTOCOLS, "-i", source_url(source)]
     for n, s in enumerate(rebuild.streams):
-        pts, dts = setts_expr("PTS", s.pts_from, s.shifts), setts_expr("DTS", s.dts_from, s.shifts)
+        pts = setts_expr("PTS", s.starts, s.shifts)
+        dts = "NOPTS" if s.clear_dts else setts_expr("DTS", s.starts, s.shifts)
         args += ["-map", f"0:{s.index}", f"-bsf:{n}", f"setts=pts={pts}:dts={dts}"]
     args += ["-c", "copy", "-copyinkf", "-map_metadata", "0"]
     return [*args, "-f", muxer or rebuild.muxer, str(output)]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from splitstitch.errors import InputError, ToolError
 from splitstitch.ffmpeg import run_ffmpeg
-from splitstitch.media import STILL_IMAGE_CODECS, MediaInfo, probe_frames, probe_streams, riff_shortfall
+from splitstitch.media import STILL_IMAGE_CODECS, MediaInfo, probe_frames, probe_streams
 from splitstitch.timeline import FALLBACK_REMUX, rebuild_args
 
 log = logging.getLogger(__name__)
@@ -102,9 +102,8 @@ def check_frames(info: MediaInfo, limits: Limits) -> None:
     name = info.path
     if info.data_end > info.size or "partial file" in info.scan_errors:
         raise InputError(name, f"truncated: the file ends before its last packet ({info.size} bytes)")
-    riff = riff_shortfall(name)
-    if riff:
-        raise InputError(name, f"truncated: the file has {riff[1]} bytes, its RIFF header says {riff[0]}")
+    if info.declared_size > info.size:
+        raise InputError(name, f"truncated: the file has {info.size} bytes, its RIFF headers say {info.declared_size}")
     if info.rebuild is not None:
         return  # timestamps restart or jump: checked again once rebuilt (`rebuild_timeline`)
     frames = info.frames

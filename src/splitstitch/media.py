@@ -83,6 +83,7 @@ class MediaInfo:
     timeline: tuple[Join, ...] = ()  # this file is a rebuilt source: where its runs were joined
     index_problem: str = ""  # why there is no frame index, in true words (frames is None)
     packet_counts: tuple[tuple[int, int], ...] = ()  # (stream index, packets) of the scanned streams
+    declared_size: int = 0  # bytes a RIFF file's (AVI's) chunk headers claim; beyond `size`: truncated
 
     def audio_extent(self, index: int) -> tuple[float, float] | None:
         return next(((a, b) for i, a, b in self.audio_extents if i == index), None)
@@ -201,6 +202,8 @@ def probe_frames(info: MediaInfo, timeout: float = 1800.0) -> MediaInfo:
     frames: FrameIndex | None = None
     rebuild, problem = None, ""
     try:
+        if not rows[video.index]:
+            raise Unindexable("no decodable video frames: the video stream holds no packets")
         audio_runs = [stream_runs(a.index, rows[a.index], a.time_base, 0) for a in info.audio]
         video_runs = stream_runs(video.index, rows[video.index], video.time_base, VIDEO_REORDER)
         rebuild = plan_rebuild(video_runs, audio_runs, info.format_name)
@@ -216,6 +219,7 @@ def probe_frames(info: MediaInfo, timeout: float = 1800.0) -> MediaInfo:
     return replace(
         info, frames=frames, data_end=data_end_of(rows), audio_extents=tuple(extents), scan_errors=errors[-2000:],
         rebuild=rebuild, index_problem=problem, packet_counts=tuple((i, len(r)) for i, r in rows.items()),
+        declared_size=riff_size(info.path),
     )  # fmt: skip
 
 
@@ -228,19 +232,17 @@ def _decoder_frames(path: str, video: VideoInfo, timeout: float) -> FrameIndex:
     return parse_frames(data, video.time_base)
 
 
-def riff_shortfall(path: str | Path) -> tuple[int, int] | None:
-    """For RIFF files (AVI, WAV): (bytes the top-level chunks claim, bytes the file has) when the claim is
-    larger, i.e. the end of the file is missing; None when they fit or the file is not RIFF."""
+def riff_size(path: str | Path) -> int:
+    """The bytes a RIFF file's (AVI, WAV) top-level chunk headers add up to, which is more than the file
+    holds when its end is missing; 0 for other files."""
     size = Path(path).stat().st_size
-    position = 0
+    position = end = 0
     with open(path, "rb") as fh:
         while position + 8 <= size:
             fh.seek(position)
             head = fh.read(8)
             if head[:4] != b"RIFF":  # AVI goes on in RIFF AVIX chunks; stop at anything else
-                return None
+                break
             end = position + 8 + int.from_bytes(head[4:], "little")
-            if end > size:
-                return end, size
-            position = end + (end & 1)
-    return None
+            position = end + (end & 1)  # chunks start on even offsets
+    return end

@@ -154,7 +154,7 @@ def rebuild_timeline(info: MediaInfo, work: Path, limits: Limits | None = None) 
         check_frames(rebuilt, limits or Limits())
     except InputError as exc:
         raise InputError(name, exc.reason) from None
-    return replace(rebuilt, timeline=rebuild.joins)
+    return replace(rebuilt, timeline=rebuild.joins, rebuilt_from=name)
 
 
 def open_source(path: Path, limits: Limits | None = None) -> MediaInfo:

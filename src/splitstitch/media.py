@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -79,11 +79,14 @@ class MediaInfo:
     data_end: int = 0  # largest packet pos+size seen: beyond `size` means the file is truncated
     audio_extents: tuple[tuple[int, float, float], ...] = ()  # (stream index, first s, end s) from packets
     scan_errors: str = ""  # what ffprobe said while reading every packet (e.g. "partial file")
-    rebuild: Rebuild | None = None  # timestamps restart or jump: how to rebuild one timeline (then frames is None)
-    timeline: tuple[Join, ...] = ()  # this file is a rebuilt source: where its runs were joined
-    index_problem: str = ""  # why there is no frame index, in true words (frames is None)
-    packet_counts: tuple[tuple[int, int], ...] = ()  # (stream index, packets) of the scanned streams
-    declared_size: int = 0  # bytes a RIFF file's (AVI's) chunk headers claim; beyond `size`: truncated
+    # facts only the prepare step uses (the refusals, the rebuild): not part of a job's identity, so a
+    # manifest that leaves them out still round-trips equal
+    rebuild: Rebuild | None = field(default=None, compare=False)  # how to rebuild one timeline (frames None)
+    index_problem: str = field(default="", compare=False)  # why there is no frame index, in true words
+    packet_counts: tuple[tuple[int, int], ...] = field(default=(), compare=False)  # (stream, packets) scanned
+    declared_size: int = field(default=0, compare=False)  # bytes a RIFF (AVI) file's chunk headers claim
+    timeline: tuple[Join, ...] = ()  # this file is a rebuilt copy of a source: where its runs were joined
+    rebuilt_from: str = ""  # and the source it was rebuilt from
 
     def audio_extent(self, index: int) -> tuple[float, float] | None:
         return next(((a, b) for i, a, b in self.audio_extents if i == index), None)

@@ -193,7 +193,7 @@ def build_report(
         "tool": "splitstitch",
         "version": __version__,
         "status": "succeeded" if verification.ok else "failed",
-        "source": describe(info),
+        "source": describe(info) | ({"path": info.rebuilt_from} if info.rebuilt_from else {}),
         "output": out_info,
         "settings": settings.to_dict(),
         "workers": workers,

@@ -26,7 +26,10 @@ class PacketRow(NamedTuple):
 
 
 def _int(text: str) -> int | None:
-    return int(text) if text.lstrip("-").isdigit() else None
+    try:
+        return int(text)
+    except ValueError:  # "N/A"
+        return None
 
 
 @dataclass(frozen=True)
@@ -219,12 +222,18 @@ class Join:
         return asdict(self)
 
 
-def _stamps(rows: Sequence[Sequence[str]]) -> tuple[list[int | None], int]:
-    """Presentation stamps per packet in file order (pts, else dts) and the typical step between them."""
-    stamps = [_int(r[0]) if _int(r[0]) is not None else (_int(r[5]) if len(r) > 5 else None) for r in rows]
+def _stamps(rows: Sequence[Sequence[str]]) -> tuple[list[int | None], list[int], int]:
+    """Per packet in file order: presentation stamp (pts, else dts), declared duration (0 if none); and the
+    typical step between stamps."""
+    stamps: list[int | None] = []
+    durations: list[int] = []
+    for r in rows:
+        stamp = _int(r[0])
+        stamps.append(stamp if stamp is not None or len(r) < 6 else _int(r[5]))
+        durations.append(_int(r[1]) or 0)
     known = sorted(s for s in stamps if s is not None)
     steps = [b - a for a, b in itertools.pairwise(known) if b > a]
-    return stamps, int(statistics.median(steps)) if steps else 1
+    return stamps, durations, int(statistics.median(steps)) if steps else 1
 
 
 def find_cuts(rows: Sequence[Sequence[str]], time_base: Fraction, reorder: int) -> tuple[Cut, ...]:
@@ -236,7 +245,12 @@ def find_cuts(rows: Sequence[Sequence[str]], time_base: Fraction, reorder: int) 
     and `FORWARD_JUMP_STEPS` steps past the run's latest timestamp is a cut forward, unless the packet
     before declares that long a duration (MP4 holds a frame that way).
     """
-    stamps, step = _stamps(rows)
+    return _cuts(*_stamps(rows), time_base, reorder)
+
+
+def _cuts(
+    stamps: list[int | None], durations: list[int], step: int, time_base: Fraction, reorder: int
+) -> tuple[Cut, ...]:
     jump = max(round(FORWARD_JUMP_S / time_base), FORWARD_JUMP_STEPS * step)
     cuts: list[Cut] = []
     held: list[int] = []
@@ -249,21 +263,30 @@ def find_cuts(rows: Sequence[Sequence[str]], time_base: Fraction, reorder: int) 
         if latest is not None and ((shown is not None and now < shown) or now - latest > max(jump, declared)):
             cuts.append(Cut(k, latest, now))
             held, shown, latest = [], None, None
-        heapq.heappush(held, now)
-        if len(held) > reorder:
-            shown = heapq.heappop(held)
+        if reorder:
+            heapq.heappush(held, now)
+            if len(held) > reorder:
+                shown = heapq.heappop(held)
+        else:
+            shown = now
         if latest is None or now >= latest:
-            latest, declared = now, _int(rows[k][1]) or 0
+            latest, declared = now, durations[k]
     return tuple(cuts)
 
 
 def stream_runs(index: int, rows: Sequence[Sequence[str]], time_base: Fraction, reorder: int) -> StreamRuns:
     """A stream's cuts and, per run, its first presentation timestamp and its end (ticks)."""
-    cuts = find_cuts(rows, time_base, reorder)
-    stamps, step = _stamps(rows)
+    stamps, durations, step = _stamps(rows)
+    cuts = _cuts(stamps, durations, step, time_base, reorder)
     bounds = [0, *(c.index for c in cuts), len(rows)]
     spans = []
     for a, b in itertools.pairwise(bounds):
-        run = [(s, _int(r[1]) or step) for s, r in zip(stamps[a:b], rows[a:b], strict=True) if s is not None]
-        spans.append((min(s for s, _ in run), max(s + d for s, d in run)) if run else (0, 0))
+        first, end = None, None
+        for k in range(a, b):
+            s = stamps[k]
+            if s is not None:
+                first = s if first is None or s < first else first
+                e = s + (durations[k] or step)
+                end = e if end is None or e > end else end
+        spans.append((first, end) if first is not None and end is not None else (0, 0))
     return StreamRuns(index, time_base, len(rows), cuts, tuple(spans))

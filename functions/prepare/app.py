@@ -2,6 +2,8 @@
 start the state machine (a refused upload becomes a failed job with its reason)."""
 
 import os
+import tempfile
+from pathlib import Path
 from urllib.parse import unquote_plus
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -25,8 +27,10 @@ def lambda_handler(event: S3Event, context: LambdaContext) -> dict:
         obj = record.s3.get_object
         key = unquote_plus(obj.key)  # S3 events URL-encode keys, "/" included
         store = S3Store(record.s3.bucket.name, client("s3"))
-        started = prepare(store, client("stepfunctions"), key, obj.etag, obj.version_id,
-                          os.environ["STATE_MACHINE_ARN"], Deployment.from_env(), context.memory_limit_in_mb)  # fmt: skip
+        with tempfile.TemporaryDirectory() as tmp:  # used only to rebuild a source whose timestamps restart
+            started = prepare(store, client("stepfunctions"), key, obj.etag, obj.version_id,
+                              os.environ["STATE_MACHINE_ARN"], Deployment.from_env(), context.memory_limit_in_mb,
+                              Path(tmp))  # fmt: skip
         logger.append_keys(job=started.job)
         logger.info("upload handled", extra={"key": key, "state": started.state, "reason": started.reason})
         if started.state == "started":

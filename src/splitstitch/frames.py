@@ -3,15 +3,33 @@ keyframes where a stream-copy cut is safe. Pure functions on ffprobe text; no pr
 
 from __future__ import annotations
 
+import heapq
 import itertools
 import statistics
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from fractions import Fraction
-from typing import Any
+from typing import Any, NamedTuple
 
 from splitstitch.ffmpeg import compact_records
 
-PacketRow = tuple[str, str, str, str, str]  # pts, duration, flags, pos, size as ffprobe prints them
+
+class PacketRow(NamedTuple):
+    """One packet as ffprobe prints it (text, "N/A" when absent)."""
+
+    pts: str
+    duration: str
+    flags: str
+    pos: str
+    size: str
+    dts: str = "N/A"
+
+
+def _int(text: str) -> int | None:
+    try:
+        return int(text)
+    except ValueError:  # "N/A"
+        return None
 
 
 @dataclass(frozen=True)
@@ -39,6 +57,13 @@ class FrameIndex:
     def from_dict(cls, d: dict[str, Any]) -> FrameIndex:
         return cls(tuple(d["timestamps"]), d["last_duration"], tuple(d["keyframes"]), tuple(d["safe_cuts"]),
                    d["from_packets"])  # fmt: skip
+
+    def empty_slots(self) -> int:
+        """Frame slots inside the stream that hold no frame, where time counts in frame slots (AVI: a capture
+        tool writes an empty index entry for a dropped frame and the frame before stays on screen)."""
+        if _typical_step(self.timestamps) != 1:
+            return 0
+        return self.timestamps[-1] - self.timestamps[0] + 1 - self.count
 
     def is_vfr(self) -> bool:
         steps = [b - a for a, b in zip(self.timestamps, self.timestamps[1:], strict=False)]
@@ -68,18 +93,13 @@ def packet_rows(text: str) -> dict[int, list[PacketRow]]:
     for fields in compact_records(text):
         index = fields.get("stream_index", "")
         if index.isdigit():
-            row = tuple(fields.get(k, "N/A") for k in ("pts", "duration", "flags", "pos", "size"))
-            rows.setdefault(int(index), []).append(row)  # type: ignore[arg-type]
+            row = PacketRow(*(fields.get(k, "N/A") for k in PacketRow._fields))
+            rows.setdefault(int(index), []).append(row)
     return rows
 
 
 def data_end_of(rows: dict[int, list[PacketRow]]) -> int:
-    ends = [
-        int(pos) + int(size)
-        for stream in rows.values()
-        for _, _, _, pos, size in stream
-        if pos.isdigit() and size.isdigit()
-    ]
+    ends = [int(r[3]) + int(r[4]) for stream in rows.values() for r in stream if r[3].isdigit() and r[4].isdigit()]
     return max(ends, default=0)
 
 
@@ -92,9 +112,7 @@ def extent_of(
     as discarded packets but Matroska stores as negative timestamps.
     """
     spans = [
-        (int(p), int(d) if d.isdigit() else 0)
-        for p, d, flags, _, _ in rows
-        if p.lstrip("-").isdigit() and "D" not in flags
+        (int(r[0]), int(r[1]) if r[1].isdigit() else 0) for r in rows if _int(r[0]) is not None and "D" not in r[2]
     ]
     if not spans:
         return None
@@ -112,7 +130,7 @@ def parse_packets(rows: list[PacketRow]) -> FrameIndex | None:
     durations: list[int] = []
     keyframe: list[bool] = []
     complete = True
-    for p, d, flags, _, _ in rows:
+    for p, d, flags, *_ in rows:
         if not p.lstrip("-").isdigit() or "D" in flags:
             complete = False
             continue
@@ -139,18 +157,145 @@ def _typical_step(timestamps: tuple[int, ...] | list[int]) -> int:
     return int(statistics.median(steps)) if steps else 1
 
 
-def parse_frames(data: dict[str, Any]) -> FrameIndex | None:
-    """Decoder-side frame list (`best_effort_timestamp`, `key_frame`): missing stamps continue the cadence."""
+class Unindexable(ValueError):
+    """The video cannot be put in presentation order; the message says why, in words that are true."""
+
+
+def parse_frames(data: dict[str, Any], time_base: Fraction = Fraction(1, 1000)) -> FrameIndex:
+    """Decoder-side frame list (`best_effort_timestamp`, `key_frame`): missing stamps continue the cadence.
+
+    Raises `Unindexable` when the decoder output no frame, none with a timestamp, or stamps that go back.
+    """
     frames = data.get("frames", [])
     stamps: list[int | None] = [f.get("best_effort_timestamp") for f in frames]
     known = [s for s in stamps if s is not None]
+    if not frames:
+        raise Unindexable("no decodable video frames: a full decode of the video stream output none")
     if not known:
-        return None
+        raise Unindexable(f"none of the {len(frames)} decoded video frames has a timestamp")
     step = _typical_step(sorted(known))
     timestamps: list[int] = []
     for s in stamps:
         timestamps.append(int(s) if s is not None else (timestamps[-1] + step if timestamps else 0))
-    if any(b <= a for a, b in itertools.pairwise(timestamps)):
-        return None
+    for i, (a, b) in enumerate(itertools.pairwise(timestamps), start=1):
+        if b <= a:
+            how = "repeat" if a == b else "go back"
+            raise Unindexable(f"video timestamps {how} at {float(a * time_base):.2f} s (frame {i})")
     keys = tuple(i for i, f in enumerate(frames) if f.get("key_frame"))
     return FrameIndex(tuple(timestamps), step, keys or (0,), (), from_packets=False)
+
+
+# A forward jump is a discontinuity only past both of these (smaller gaps are held frames or VFR):
+FORWARD_JUMP_S = Fraction(10)  # ffmpeg's dts_delta_threshold, where its CLI treats MPEG-TS as discontinuous
+FORWARD_JUMP_STEPS = 10  # and ten of the stream's own steps, so a slide show's long frames never count
+VIDEO_REORDER = 16  # frames a decoder may hold back to reorder (H.264's maximum); audio holds none
+
+
+@dataclass(frozen=True)
+class Cut:
+    """Where a stream's timestamps go back, or jump far ahead: the run before ends, packet `index` starts
+    the next. `before` is the latest timestamp of the run before, `after` the new run's first (ticks)."""
+
+    index: int
+    before: int
+    after: int
+
+    @property
+    def back(self) -> bool:
+        return self.after < self.before
+
+
+@dataclass(frozen=True)
+class StreamRuns:
+    """One stream's packets split at its cuts. `spans[i]` is run i's (first pts, end) in ticks."""
+
+    index: int
+    time_base: Fraction
+    packets: int
+    cuts: tuple[Cut, ...]
+    spans: tuple[tuple[int, int], ...]
+
+
+@dataclass(frozen=True)
+class Join:
+    """Where a rebuilt timeline joins two runs of the source (the report's `timeline` entries)."""
+
+    frame: int  # index (from 0) of the run's first video frame, in the source's and the output's order
+    at_s: float  # where the run now starts, seconds from the first frame on the rebuilt timeline
+    source_end_s: float  # where the run before ended, on the source's own timestamps
+    source_start_s: float  # where this run starts on the source's own timestamps
+    shift_s: float  # added to every timestamp of this run, in every stream
+    kind: str  # "back" (timestamps restart or go back) or "forward" (they jump ahead)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _stamps(rows: Sequence[Sequence[str]]) -> tuple[list[int | None], list[int], int]:
+    """Per packet in file order: presentation stamp (pts, else dts), declared duration (0 if none); and the
+    typical step between stamps."""
+    stamps: list[int | None] = []
+    durations: list[int] = []
+    for r in rows:
+        stamp = _int(r[0])
+        stamps.append(stamp if stamp is not None or len(r) < 6 else _int(r[5]))
+        durations.append(_int(r[1]) or 0)
+    known = sorted(s for s in stamps if s is not None)
+    steps = [b - a for a, b in itertools.pairwise(known) if b > a]
+    return stamps, durations, int(statistics.median(steps)) if steps else 1
+
+
+def find_cuts(rows: Sequence[Sequence[str]], time_base: Fraction, reorder: int) -> tuple[Cut, ...]:
+    """Cuts in one stream's packets (file order), seen as a decoder sees them.
+
+    The decode clock is the timestamp of the frame a decoder outputs, holding `reorder` frames back: a
+    packet that should have been shown before that is a cut back. (The demuxer's dts can't be used:
+    Matroska stores none, and its guesses go wrong after a restart.) A packet more than `FORWARD_JUMP_S`
+    and `FORWARD_JUMP_STEPS` steps past the run's latest timestamp is a cut forward, unless the packet
+    before declares that long a duration (MP4 holds a frame that way).
+    """
+    return _cuts(*_stamps(rows), time_base, reorder)
+
+
+def _cuts(
+    stamps: list[int | None], durations: list[int], step: int, time_base: Fraction, reorder: int
+) -> tuple[Cut, ...]:
+    jump = max(round(FORWARD_JUMP_S / time_base), FORWARD_JUMP_STEPS * step)
+    cuts: list[Cut] = []
+    held: list[int] = []
+    shown: int | None = None  # the decode clock: the last output timestamp
+    latest: int | None = None  # the run's latest timestamp so far
+    declared = 0  # duration of the packet that holds `latest`
+    for k, now in enumerate(stamps):
+        if now is None:
+            continue
+        if latest is not None and ((shown is not None and now < shown) or now - latest > max(jump, declared)):
+            cuts.append(Cut(k, latest, now))
+            held, shown, latest = [], None, None
+        if reorder:
+            heapq.heappush(held, now)
+            if len(held) > reorder:
+                shown = heapq.heappop(held)
+        else:
+            shown = now
+        if latest is None or now >= latest:
+            latest, declared = now, durations[k]
+    return tuple(cuts)
+
+
+def stream_runs(index: int, rows: Sequence[Sequence[str]], time_base: Fraction, reorder: int) -> StreamRuns:
+    """A stream's cuts and, per run, its first presentation timestamp and its end (ticks)."""
+    stamps, durations, step = _stamps(rows)
+    cuts = _cuts(stamps, durations, step, time_base, reorder)
+    bounds = [0, *(c.index for c in cuts), len(rows)]
+    spans = []
+    for a, b in itertools.pairwise(bounds):
+        first, end = None, None
+        for k in range(a, b):
+            s = stamps[k]
+            if s is not None:
+                first = s if first is None or s < first else first
+                e = s + (durations[k] or step)
+                end = e if end is None or e > end else end
+        spans.append((first, end) if first is not None and end is not None else (0, 0))
+    return StreamRuns(index, time_base, len(rows), cuts, tuple(spans))

@@ -8,12 +8,14 @@ probed format, then the probed streams against configurable limits.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from splitstitch.errors import InputError, ToolError
+from splitstitch.ffmpeg import run_ffmpeg
 from splitstitch.media import STILL_IMAGE_CODECS, MediaInfo, probe_frames, probe_streams
 from splitstitch.source import MediaSource
+from splitstitch.timeline import FALLBACK_REMUX, rebuild_args
 
 log = logging.getLogger(__name__)
 
@@ -96,20 +98,72 @@ def check_streams(info: MediaInfo, limits: Limits) -> None:
 
 
 def check_frames(info: MediaInfo, limits: Limits) -> None:
+    """Refuse, with the true reason, a source whose frames cannot all be read.
+
+    Only data missing from the file counts as truncation (a packet past its end, ffprobe's "partial file",
+    a RIFF chunk longer than the file, an MP4 index listing more frames than can be read): an AVI index
+    entry with no data is a dropped frame of the capture (the frame before stays on screen), not a loss.
+    """
     name = info.path
-    frames = info.frames
-    if frames is None or frames.count == 0:
-        raise InputError(name, "no decodable video frames")
-    if frames.count == 1:
-        raise InputError(name, "is a still image (one frame), not a video")
     if info.data_end > info.size or "partial file" in info.scan_errors:
         raise InputError(name, f"truncated: the file ends before its last packet ({info.size} bytes)")
+    if info.declared_size > info.size:
+        raise InputError(name, f"truncated: the file has {info.size} bytes, its RIFF headers say {info.declared_size}")
+    if info.rebuild is not None:
+        return  # timestamps restart or jump: checked again once rebuilt (`rebuild_timeline`)
+    frames = info.frames
+    if frames is None:
+        raise InputError(name, info.index_problem or "the video frames could not be indexed")
+    if frames.count == 1:
+        raise InputError(name, "is a still image (one frame), not a video")
     declared = info.video.declared_frames if info.video else None
-    if declared and frames.from_packets and declared > frames.count:  # decoder counts skip discarded frames
+    held = frames.empty_slots()
+    if declared and frames.from_packets and declared > frames.count + held and not info.format_name.startswith("avi"):
+        # decoder counts skip discarded frames; an AVI's trailing empty entries are dropped frames (RIFF checked)
         raise InputError(name, f"truncated: {frames.count} of the {declared} video frames its index lists are present")
     seconds = info.video_seconds()
     if seconds > limits.max_duration_s:
         raise InputError(name, f"duration {seconds:.0f} s is over the limit of {limits.max_duration_s:.0f} s")
+
+
+def rebuild_timeline(
+    info: MediaInfo, source: MediaSource, work: Path, limits: Limits | None = None
+) -> tuple[MediaInfo, Path | None]:
+    """A source whose timestamps restart or jump mid-file is stream-copied into `work` with one rebuilt
+    timeline (`timeline.rebuild_args`); returns the rebuilt file's probe and the file, which the encoders
+    then read instead of the source. Every packet must survive the copy and no cut may remain. Other
+    sources come back unchanged (and no file)."""
+    rebuild = info.rebuild
+    if rebuild is None:
+        return info, None
+    name = info.path
+    for muxer, extension in (rebuild.muxer, rebuild.extension), FALLBACK_REMUX:
+        out = work / f"timeline{extension}"
+        try:
+            run_ffmpeg(rebuild_args(rebuild, source, out, muxer))
+            copy = MediaSource.local(out)
+            rebuilt = probe_frames(probe_streams(copy), copy)
+            break
+        except ToolError as exc:
+            failure = exc
+    else:
+        raise InputError(name, f"timestamps restart or jump, and a copy with one timeline failed ({failure})")
+    lost = [
+        f"stream {s.index}: {got} of {s.packets} packets"
+        for s, (_, got) in zip(rebuild.streams, rebuilt.packet_counts, strict=True)
+        if got != s.packets
+    ]
+    if lost or rebuilt.rebuild is not None or rebuilt.frames is None:
+        why = "; ".join(lost) or rebuilt.index_problem or "its timestamps still restart or jump"
+        raise InputError(name, f"timestamps restart or jump, and the copy with one timeline is not exact ({why})")
+    log.info(
+        "timeline rebuilt: %s", "; ".join(f"{j.kind} at frame {j.frame}, {j.shift_s:+.3f} s" for j in rebuild.joins)
+    )
+    try:
+        check_frames(rebuilt, limits or Limits())
+    except InputError as exc:
+        raise InputError(name, exc.reason) from None
+    return replace(rebuilt, path=name, timeline=rebuild.joins, rebuilt_from=name), out
 
 
 def open_source(

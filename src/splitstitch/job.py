@@ -30,6 +30,7 @@ class Job:
     plan: Plan
     audio: AudioPlan | None
     fanout: Fanout
+    rebuilt: str | None = None  # storage name of a copy with one rebuilt timeline, which encoders read instead
     created: float = field(default_factory=time.time)
 
     @property
@@ -56,7 +57,7 @@ class Job:
             "version": JOB_VERSION, "id": self.id, "source": self.source, "settings": self.settings.to_dict(),
             "output": self.output.to_dict(), "info": self.info.to_dict(), "plan": self.plan.to_dict(),
             "audio": self.audio.to_dict() if self.audio else None, "fanout": self.fanout.to_dict(),
-            "created": self.created,
+            "rebuilt": self.rebuilt, "created": self.created,
         }  # fmt: skip
 
     @classmethod
@@ -65,5 +66,5 @@ class Job:
             id=d["id"], source=d["source"], settings=Settings.from_dict(d["settings"]),
             output=OutputFormat.from_dict(d["output"]), info=MediaInfo.from_dict(d["info"]),
             plan=Plan.from_dict(d["plan"]), audio=AudioPlan.from_dict(d["audio"]),
-            fanout=Fanout.from_dict(d["fanout"]), created=d["created"],
+            fanout=Fanout.from_dict(d["fanout"]), rebuilt=d.get("rebuilt"), created=d["created"],
         )  # fmt: skip

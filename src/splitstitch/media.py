@@ -9,14 +9,26 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from fractions import Fraction
+from pathlib import Path
 from typing import Any
 
 from splitstitch.ffmpeg import ffprobe_json
-from splitstitch.frames import FrameIndex, data_end_of, extent_of, parse_frames, parse_packets
+from splitstitch.frames import (
+    VIDEO_REORDER,
+    FrameIndex,
+    Join,
+    Unindexable,
+    data_end_of,
+    extent_of,
+    parse_frames,
+    parse_packets,
+    stream_runs,
+)
 from splitstitch.scan import scan_packets
 from splitstitch.source import MediaSource
+from splitstitch.timeline import Rebuild, plan_rebuild
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +94,14 @@ class MediaInfo:
     data_end: int = 0  # largest packet pos+size seen: beyond `size` means the file is truncated
     audio_extents: tuple[tuple[int, float, float], ...] = ()  # (stream index, first s, end s) from packets
     scan_errors: str = ""  # what ffprobe said while reading every packet (e.g. "partial file")
+    # facts only the prepare step uses (the refusals, the rebuild): not part of a job's identity, so a
+    # manifest that leaves them out still round-trips equal
+    rebuild: Rebuild | None = field(default=None, compare=False)  # how to rebuild one timeline (frames None)
+    index_problem: str = field(default="", compare=False)  # why there is no frame index, in true words
+    packet_counts: tuple[tuple[int, int], ...] = field(default=(), compare=False)  # (stream, packets) scanned
+    declared_size: int = field(default=0, compare=False)  # bytes a RIFF (AVI) file's chunk headers claim
+    timeline: tuple[Join, ...] = ()  # this file is a rebuilt copy of a source: where its runs were joined
+    rebuilt_from: str = ""  # and the source it was rebuilt from
 
     def audio_extent(self, index: int) -> tuple[float, float] | None:
         return next(((a, b) for i, a, b in self.audio_extents if i == index), None)
@@ -100,7 +120,8 @@ class MediaInfo:
             "start_time": self.start_time, "video": self.video.to_dict() if self.video else None,
             "audio": [a.to_dict() for a in self.audio], "frames": self.frames.to_dict() if self.frames else None,
             "data_end": self.data_end, "audio_extents": [list(e) for e in self.audio_extents],
-            "scan_errors": self.scan_errors,
+            "scan_errors": self.scan_errors, "timeline": [j.to_dict() for j in self.timeline],
+            "rebuilt_from": self.rebuilt_from,
         }  # fmt: skip
 
     @classmethod
@@ -111,7 +132,8 @@ class MediaInfo:
             audio=tuple(AudioInfo.from_dict(a) for a in d.get("audio", [])),
             frames=FrameIndex.from_dict(d["frames"]) if d.get("frames") else None, data_end=d.get("data_end", 0),
             audio_extents=tuple((int(i), float(a), float(b)) for i, a, b in d.get("audio_extents", [])),
-            scan_errors=d.get("scan_errors", ""),
+            scan_errors=d.get("scan_errors", ""), timeline=tuple(Join(**j) for j in d.get("timeline", [])),
+            rebuilt_from=d.get("rebuilt_from", ""),
         )  # fmt: skip
 
 
@@ -199,23 +221,58 @@ def probe_streams(source: MediaSource, timeout: float = 120.0) -> MediaInfo:
 def probe_frames(info: MediaInfo, source: MediaSource, timeout: float = 1800.0, parallel: int = 1) -> MediaInfo:
     """Add the frame index (from packets; from the decoder when packets lack timestamps) and audio extents.
 
-    `parallel` > 1 scans a remote source in that many overlapping intervals at once (see scan.py)."""
-    assert info.video is not None
-    streams = [info.video.index, *(a.index for a in info.audio)]
+    `parallel` > 1 scans a remote source in that many overlapping intervals at once (see scan.py). When
+    timestamps restart or jump mid-file the index is left out and `rebuild` says how to make one timeline;
+    when the video cannot be indexed `index_problem` says why.
+    """
+    video = info.video
+    assert video is not None
+    streams = [video.index, *(a.index for a in info.audio)]
     rows, errors = scan_packets(source, streams, timeout, parallel if source.is_remote else 1, info.duration)
-    frames = parse_packets(rows[info.video.index])
-    if frames is None:
-        log.info("packets lack timestamps: indexing frames with the decoder")
-        data = ffprobe_json(
-            ["-select_streams", str(info.video.index), "-show_entries", "frame=best_effort_timestamp,key_frame",
-             *source.input_args()], timeout=timeout,
-        )  # fmt: skip
-        frames = parse_frames(data)
+    frames: FrameIndex | None = None
+    rebuild, problem = None, ""
+    try:
+        if not rows[video.index]:
+            raise Unindexable("no decodable video frames: the video stream holds no packets")
+        audio_runs = [stream_runs(a.index, rows[a.index], a.time_base, 0) for a in info.audio]
+        video_runs = stream_runs(video.index, rows[video.index], video.time_base, VIDEO_REORDER)
+        rebuild = plan_rebuild(video_runs, audio_runs, info.format_name)
+        if rebuild is None:
+            frames = parse_packets(rows[video.index]) or _decoder_frames(source, video, timeout)
+    except Unindexable as exc:
+        problem = str(exc)
     extents = []
     for a in info.audio:
         extent = extent_of(rows[a.index], a.time_base, a.start_time)
         if extent:
             extents.append((a.index, *extent))
     return replace(
-        info, frames=frames, data_end=data_end_of(rows), audio_extents=tuple(extents), scan_errors=errors[-2000:]
-    )
+        info, frames=frames, data_end=data_end_of(rows), audio_extents=tuple(extents), scan_errors=errors[-2000:],
+        rebuild=rebuild, index_problem=problem, packet_counts=tuple((i, len(r)) for i, r in rows.items()),
+        declared_size=0 if source.is_remote else riff_size(source.path),
+    )  # fmt: skip
+
+
+def _decoder_frames(source: MediaSource, video: VideoInfo, timeout: float) -> FrameIndex:
+    log.info("packets lack timestamps: indexing frames with the decoder")
+    data = ffprobe_json(
+        ["-select_streams", str(video.index), "-show_entries", "frame=best_effort_timestamp,key_frame",
+         *source.input_args()], timeout=timeout,
+    )  # fmt: skip
+    return parse_frames(data, video.time_base)
+
+
+def riff_size(path: str | Path) -> int:
+    """The bytes a RIFF file's (AVI, WAV) top-level chunk headers add up to, which is more than the file
+    holds when its end is missing; 0 for other files."""
+    size = Path(path).stat().st_size
+    position = end = 0
+    with open(path, "rb") as fh:
+        while position + 8 <= size:
+            fh.seek(position)
+            head = fh.read(8)
+            if head[:4] != b"RIFF":  # AVI goes on in RIFF AVIX chunks; stop at anything else
+                break
+            end = position + 8 + int.from_bytes(head[4:], "little")
+            position = end + (end & 1)  # chunks start on even offsets
+    return end

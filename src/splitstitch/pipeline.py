@@ -159,9 +159,10 @@ def transcode(
         with timer.stage("prepare"):
             head = check_file(source, limits or Limits())
             media = MediaSource.local(source)
-            job = stages.prepare(uuid.uuid4().hex[:12], media, settings, fmt, local_fanout(workers),
-                                 limits=limits, head=head)  # fmt: skip
-        store = LocalStorage(work / "store")
+            store = LocalStorage(work / "store")
+            job = stages.prepare(uuid.uuid4().hex[:12], media, settings, fmt, local_fanout(workers), store=store,
+                                 work=work, limits=limits, head=head)  # fmt: skip
+            media = store.media(job.rebuilt) if job.rebuilt else media
         parts = {s.name: s.duration_seconds for s in job.plan.segments}
         progress.stage("encode", parts, ("audio",) if job.audio else ())
         with timer.stage("encode"):

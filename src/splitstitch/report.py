@@ -120,4 +120,5 @@ def build_report(
         "timings_s": timer.as_dict(),
         "cpu_seconds": timer.cpu_dict(),
         "verification": verification.to_dict(),
+        "timeline": [j.to_dict() for j in job.info.timeline] or None,  # where a restarting source was rebuilt
     }  # fmt: skip

@@ -26,7 +26,7 @@ from splitstitch.codecs import OutputFormat
 from splitstitch.encode import INIT_NAME, EncodedSegment, SegmentTask, fragment_name, result_name
 from splitstitch.encode import encode_segment as run_segment_job
 from splitstitch.errors import SegmentMismatchError
-from splitstitch.inputs import Limits, open_source
+from splitstitch.inputs import Limits, open_source, rebuild_timeline
 from splitstitch.job import Job
 from splitstitch.media import MediaInfo
 from splitstitch.plan import Fanout, plan_segments
@@ -39,15 +39,24 @@ from splitstitch.verify import Check, Verification, compare
 log = logging.getLogger(__name__)
 
 
+REBUILT = "source/timeline"  # + the copy's extension: a source whose timestamps restart, on one timeline
+
+
 def prepare(
     job_id: str, source: MediaSource, settings: Settings, output: OutputFormat, fanout: Fanout, *,
-    limits: Limits | None = None, head: bytes | None = None, scan_parallel: int = 1,
+    store: Storage, work: Path, limits: Limits | None = None, head: bytes | None = None, scan_parallel: int = 1,
 ) -> Job:  # fmt: skip
-    """Probe and plan; nothing is copied. Raises InputError for a source that must be refused."""
+    """Probe and plan; nothing is copied, except a source whose timestamps restart or jump, which is
+    rebuilt on one timeline into `store` for the encoders. Raises InputError for a source to refuse."""
     info = open_source(source, limits, head, scan_parallel)
+    info, copy = rebuild_timeline(info, source, work, limits)
+    rebuilt = None
+    if copy is not None:
+        rebuilt = REBUILT + copy.suffix
+        store.put_file(rebuilt, copy)
     plan = plan_segments(info, settings, fanout)
     audio = plan_audio(info, settings, output, plan.target_seconds)
-    return Job(job_id, source.name, settings, output, info, plan, audio, fanout)
+    return Job(job_id, source.name, settings, output, info, plan, audio, fanout, rebuilt)
 
 
 def encode_segment(

@@ -12,6 +12,8 @@ import shutil
 from pathlib import Path
 from typing import Any, Protocol
 
+from splitstitch.source import MediaSource
+
 
 class Storage(Protocol):
     def put_file(self, name: str, path: Path) -> None: ...
@@ -21,6 +23,10 @@ class Storage(Protocol):
     def get_bytes(self, name: str, offset: int = 0, size: int | None = None) -> bytes: ...
 
     def exists(self, name: str) -> bool: ...
+
+    def media(self, name: str) -> MediaSource:
+        """A stored file as ffmpeg's input (a rebuilt copy of a source)."""
+        ...
 
 
 def put_json(store: Storage, name: str, data: Any) -> None:
@@ -60,3 +66,6 @@ class LocalStorage:
 
     def exists(self, name: str) -> bool:
         return self._path(name).exists()
+
+    def media(self, name: str) -> MediaSource:
+        return MediaSource.local(self._path(name))

@@ -87,7 +87,7 @@ def source_ref(key: str, version: str | None, size: int) -> dict[str, Any]:
 
 def prepare(
     store: S3Store, sfn: Any, key: str, etag: str, version: str | None, state_machine_arn: str,
-    deployment: Deployment, memory_mb: int,
+    deployment: Deployment, memory_mb: int, tmp: Path,
 ) -> Started:  # fmt: skip
     """Probe and plan from ranged reads of the upload (nothing is copied); write the job, its Map items and
     its status; start the execution. A refused upload is a failed job with its one-line reason."""
@@ -103,12 +103,15 @@ def prepare(
         limits = Limits(max_bytes=deployment.max_source_bytes)
         first_bytes = store.get(key, 0, min(SNIFF_BYTES, size), version) if size else b""
         source = store.source(key, version, size)
-        job = stages.prepare(job_id, source, settings, fmt, deployment.fanout(), limits=limits, head=first_bytes,
-                             scan_parallel=deployment.scan_parallel)  # fmt: skip
+        job = stages.prepare(job_id, source, settings, fmt, deployment.fanout(), store=S3Storage(store, job_id),
+                             work=tmp, limits=limits, head=first_bytes, scan_parallel=deployment.scan_parallel)  # fmt: skip
     except SplitstitchError as exc:
         write_status(store, job_id, FAILED, source_key=key, reason=str(exc))
         return Started(job_id, "failed", reason=str(exc))
     ref = source_ref(key, version, size)
+    if job.rebuilt:  # timestamps restarted: the encoders read the copy rebuilt on one timeline
+        rebuilt_key = contract.work_key(job_id, job.rebuilt)
+        ref = source_ref(rebuilt_key, None, int(store.head(rebuilt_key)["ContentLength"]))
     store.put_json(contract.job_key(job_id), job.to_dict() | {"source_ref": ref})
     items = [{"job": job_id, "bucket": store.bucket, "source": ref, "task": job.segment_task(s.index).to_dict()}
              for s in job.plan.longest_first()]  # fmt: skip

@@ -134,6 +134,11 @@ class S3Storage:
         self.gets += 1
         return self.store.exists(self._key(name))
 
+    def media(self, name: str) -> MediaSource:
+        self.gets += 1
+        key = self._key(name)
+        return self.store.source(key, None, int(self.store.head(key)["ContentLength"]))
+
 
 @dataclass
 class MultipartSink:

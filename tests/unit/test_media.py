@@ -40,10 +40,10 @@ def test_frames_from_decoder_fill_missing_stamps() -> None:
 
 
 def test_packet_rows_read_fields_in_any_order() -> None:
-    text = "stream_index=0|pts=10|duration=5|size=7|pos=40|flags=K__\nstream_index=1|flags=KD_|pts=-1024|duration=1024|pos=N/A|size=9\n"
+    text = "stream_index=0|pts=10|duration=5|size=7|pos=40|flags=K__|dts=8\nstream_index=1|flags=KD_|pts=-1024|duration=1024|pos=N/A|size=9\n"
     grouped = packet_rows(text)
-    assert grouped[0] == [("10", "5", "K__", "40", "7")]
-    assert grouped[1] == [("-1024", "1024", "KD_", "N/A", "9")]
+    assert grouped[0] == [("10", "5", "K__", "40", "7", "8")]
+    assert grouped[1] == [("-1024", "1024", "KD_", "N/A", "9", "N/A")]
 
 
 def test_audio_extent_skips_priming() -> None:

@@ -259,3 +259,11 @@ def test_patches_that_cannot_be_written_are_refused(data: bytes, patch: Patch, m
 def test_full_box_and_make_box_write_what_iter_boxes_reads() -> None:
     data = fmp4.full_box("tfdt", 1, 0, struct.pack(">Q", 5)) + fmp4.make_box("mdat", b"xy")
     assert data == full("tfdt", 1, 0, struct.pack(">Q", 5)) + box("mdat", b"xy")
+
+
+def test_last_duration_reaches_the_last_trun_of_a_traf_with_several() -> None:
+    """A traf may hold several truns (ffmpeg writes one per contiguous run of samples in the mdat)."""
+    two_runs = box("traf", tfhd(1) + tfdt(0) + trun(gop(2)) + trun(gop(3)[1:]))
+    data = fragment(1, [two_runs], payload=40)
+    (run,) = parse(fmp4.patch_fragments(data, Patch(last_duration=1234)))[0].runs
+    assert run.durations == (3000, 3000, 3000, 1234)

@@ -4,13 +4,14 @@ its bytes say it is. Hand-built fragments; no ffmpeg."""
 from __future__ import annotations
 
 import hashlib
+import random
 import struct
 from dataclasses import replace
 
 import pytest
 
 from splitstitch import assemble, fmp4
-from splitstitch.assemble import AudioFragment, Layout, Piece, VideoPart
+from splitstitch.assemble import MIN_PART_BYTES, AudioFragment, Layout, Piece, VideoPart
 from splitstitch.errors import SegmentMismatchError
 from tests.unit.mp4boxes import Sample, audio_init, fragment, traf, video_fragment, video_init
 
@@ -141,3 +142,34 @@ def test_build_part_refuses_bytes_that_differ_from_what_was_checked() -> None:
     piece = Piece("video", 0, 0, len(two), sha(two), fmp4.Patch())
     with pytest.raises(SegmentMismatchError, match="segment 00000: expected one fragment"):
         assemble.build_part([piece], lambda p: two)
+
+
+def pieces(sizes: list[int]) -> Layout:
+    return Layout(b"h" * 1000, tuple(Piece("video", i, 0, s, "", fmp4.Patch()) for i, s in enumerate(sizes)), 0, ())
+
+
+MIB = 1 << 20
+
+
+@pytest.mark.parametrize(
+    ("sizes", "expected"),
+    [
+        ([20 * MIB, 20 * MIB, MIB, 30 * MIB, 2 * MIB], [[0, 1], [2, 3, 4]]),
+        ([40 * MIB, MIB], [[0, 1]]),  # a small tail joins the group before it
+        ([MIB] * 3, [[0, 1, 2]]),
+        ([33 * MIB, 6 * MIB], [[0], [1]]),
+    ],
+)
+def test_group_parts(sizes: list[int], expected: list[list[int]]) -> None:
+    assert [[p.index for p in g] for g in assemble.group_parts(pieces(sizes))] == expected
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_every_group_but_the_last_is_at_least_5_mib_and_order_is_kept(seed: int) -> None:
+    rng = random.Random(seed)
+    lay = pieces([rng.choice([rng.randint(1, MIB), rng.randint(MIB, 40 * MIB)]) for _ in range(rng.randint(1, 40))])
+    target = rng.choice([MIN_PART_BYTES, 8 * MIB, 32 * MIB])
+    groups = assemble.group_parts(lay, target)
+    assert [p for g in groups for p in g] == list(lay.pieces)
+    sizes = [sum(p.size for p in g) + (len(lay.head) if n == 0 else 0) for n, g in enumerate(groups)]
+    assert all(size >= MIN_PART_BYTES for size in sizes[:-1]), sizes

@@ -153,7 +153,7 @@ def choose_cuts(timestamps: tuple[int, ...], clean: tuple[int, ...], target: int
         frame = min(bisect.bisect_left(timestamps, goal), count - 1)
         if frame > 0 and abs(timestamps[frame - 1] - goal) <= abs(timestamps[frame] - goal):
             frame -= 1
-        k = bisect.bisect_left(clean, goal)
+        k = bisect.bisect_left(clean, goal, key=timestamps.__getitem__)  # clean holds frame numbers, goal is a time
         near = [c for c in clean[max(k - 1, 0) : k + 1] if c > starts[-1] and abs(timestamps[c] - goal) <= tolerance]
         cut = min(near, key=lambda c: abs(timestamps[c] - goal)) if near else frame
         if cut <= starts[-1]:

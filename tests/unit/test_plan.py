@@ -53,6 +53,13 @@ def test_choose_cuts_on_variable_frame_times_picks_the_frame_nearest_the_goal() 
     assert choose_cuts(stamps, (0, 5), 50, 25) == [0, 5, 8]  # the keyframe at 70 for goal 50; then goal 120
 
 
+def test_choose_cuts_compares_keyframes_by_time_not_by_frame_number() -> None:
+    stamps = tuple(range(0, 600 * 3000, 3000))  # 20 s at 30 fps in a 90 kHz time base
+    clean = tuple(range(0, 600, 50))  # a clean keyframe every 50 frames
+    # goal 180 (6 s): the keyframe at 200 is 20 frames away, inside the tolerance of 45 frames
+    assert choose_cuts(stamps, clean, 180 * 3000, 45 * 3000) == [0, 200, 400]
+
+
 @pytest.mark.parametrize(
     ("start", "keyframe", "two_keyframes"),
     [
@@ -147,6 +154,15 @@ def test_plan_cuts_on_clean_keyframes_with_exact_durations() -> None:
     assert [s.seek_pts for s in plan.segments] == [None, 540000, 1080000] and all(s.on_keyframe for s in plan.segments)
     assert [s.index for s in plan.longest_first()] == [2, 0, 1]
     assert plan.seek == "keyframe" and "2 of 2 cuts on clean keyframes" in plan.reason
+
+
+def test_plan_cuts_mid_gop_and_seeks_before_the_cut() -> None:
+    info = media(frame_index=frames(count=600, step=3000, keyint=250))  # keyframes at 0, 250, 500
+    plan = plan_segments(info, Settings(segment_seconds=4.0), Fanout(4))
+    # goals every 120 frames, tolerance 30: 250 and 500 are taken for the goals 240 and 490
+    assert [s.start_frame for s in plan.segments] == [0, 120, 250, 370, 500]
+    assert [s.seek_pts for s in plan.segments] == [None, None, 750000, 750000, 1500000]  # frame 120: from the start
+    assert "2 of 4 cuts on clean keyframes" in plan.reason
 
 
 def test_plan_and_job_round_trip_through_json() -> None:

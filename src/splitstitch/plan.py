@@ -78,7 +78,8 @@ class Segment:
 
     @property
     def on_keyframe(self) -> bool:
-        return self.seek_pts is None or self.seek_pts == self.start_pts
+        """Decoding starts at the segment's first frame: its encoder decodes nothing only to drop it."""
+        return self.start_frame == 0 if self.seek_pts is None else self.seek_pts == self.start_pts
 
 
 @dataclass(frozen=True)

@@ -162,6 +162,7 @@ def test_plan_cuts_mid_gop_and_seeks_before_the_cut() -> None:
     # goals every 120 frames, tolerance 30: 250 and 500 are taken for the goals 240 and 490
     assert [s.start_frame for s in plan.segments] == [0, 120, 250, 370, 500]
     assert [s.seek_pts for s in plan.segments] == [None, None, 750000, 750000, 1500000]  # frame 120: from the start
+    assert [s.on_keyframe for s in plan.segments] == [True, False, True, False, True]
     assert "2 of 4 cuts on clean keyframes" in plan.reason
 
 

@@ -1,14 +1,15 @@
-"""CLI behaviour that needs no media: exit codes, one-line errors, verification failure handling."""
+"""CLI behaviour that needs no media: exit codes, one-line errors, the report on failure."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 from splitstitch import pipeline
 from splitstitch.cli import main
-from splitstitch.verify import Check, Verification
+from splitstitch.errors import VerificationError
 
 
 def test_usage_errors_exit_2_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -27,14 +28,12 @@ def test_output_may_not_overwrite_source(tmp_path: Path, capsys: pytest.CaptureF
     assert src.read_bytes() == b"data"
 
 
-def test_failed_verification_exits_3_and_leaves_nothing(monkeypatch, samples, tmp_path: Path, capsys) -> None:
-    bad = Verification((Check("video_frames", False, "599 frames, source 600"),))
-    monkeypatch.setattr(pipeline, "verify_output", lambda *args: bad)
-    out, report = tmp_path / "out.mp4", tmp_path / "r.json"
-    code = main(["transcode", str(samples("cfr")), "-o", str(out), "--report", str(report), "--quiet",
-                 "--preset", "ultrafast"])  # fmt: skip
-    assert code == 3
-    assert "verification failed: video_frames: 599 frames, source 600" in capsys.readouterr().err
-    assert not out.exists()
-    assert [p.name for p in tmp_path.iterdir()] == ["r.json"]  # the report says why; no partial output
-    assert '"status": "failed"' in report.read_text()
+def test_failed_verification_exits_3_and_writes_the_report(monkeypatch, tmp_path: Path, capsys) -> None:
+    def fail(*args, **kwargs):
+        raise VerificationError(["video_frames: 599 frames, source 600"], {"status": "failed"})
+
+    monkeypatch.setattr(pipeline, "transcode", fail)
+    report = tmp_path / "r.json"
+    assert main(["transcode", "in.mp4", "-o", str(tmp_path / "out.mp4"), "--report", str(report), "--quiet"]) == 3
+    assert capsys.readouterr().err == "error: verification failed: video_frames: 599 frames, source 600\n"
+    assert json.loads(report.read_text()) == {"status": "failed"}

@@ -299,7 +299,8 @@ def patch_fragments(data: bytes, patch: Patch) -> bytes:
                 sequence += 1
             elif box.type == "traf":
                 _patch_traf(out, box, patch)
-                last_trun = next((b for b in iter_boxes(out, box.body, box.end) if b.type == "trun"), last_trun)
+                truns = [b for b in iter_boxes(out, box.body, box.end) if b.type == "trun"]
+                last_trun = truns[-1] if truns else last_trun  # the last sample is in the traf's last trun
     if patch.last_duration is not None:
         if last_trun is None:
             raise Mp4Error("no trun to set the last sample duration in")

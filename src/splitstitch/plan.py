@@ -78,7 +78,8 @@ class Segment:
 
     @property
     def on_keyframe(self) -> bool:
-        return self.seek_pts is None or self.seek_pts == self.start_pts
+        """Decoding starts at the segment's first frame: its encoder decodes nothing only to drop it."""
+        return self.start_frame == 0 if self.seek_pts is None else self.seek_pts == self.start_pts
 
 
 @dataclass(frozen=True)
@@ -153,7 +154,7 @@ def choose_cuts(timestamps: tuple[int, ...], clean: tuple[int, ...], target: int
         frame = min(bisect.bisect_left(timestamps, goal), count - 1)
         if frame > 0 and abs(timestamps[frame - 1] - goal) <= abs(timestamps[frame] - goal):
             frame -= 1
-        k = bisect.bisect_left(clean, goal)
+        k = bisect.bisect_left(clean, goal, key=timestamps.__getitem__)  # clean holds frame numbers, goal is a time
         near = [c for c in clean[max(k - 1, 0) : k + 1] if c > starts[-1] and abs(timestamps[c] - goal) <= tolerance]
         cut = min(near, key=lambda c: abs(timestamps[c] - goal)) if near else frame
         if cut <= starts[-1]:

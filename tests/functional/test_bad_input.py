@@ -116,7 +116,7 @@ def test_ctrl_c_removes_temporary_files(samples, tmp_path: Path) -> None:
                              "--work-dir", str(work), "--preset", "veryslow", "--segment-seconds", "1", "--quiet"],
                             stderr=subprocess.PIPE, text=True, start_new_session=True)  # fmt: skip
     deadline = time.monotonic() + 60
-    while not any(work.glob("*/enc_*")) and time.monotonic() < deadline and proc.poll() is None:
+    while not any(work.glob("*/encoded_*")) and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.05)
     assert proc.poll() is None, "finished before it could be interrupted"
     os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: the whole process group

@@ -1,14 +1,24 @@
-"""CLI behaviour that needs no media: exit codes, one-line errors, verification failure handling."""
+"""CLI behaviour that needs no media: exit codes, one-line errors, the report on failure, the summary line."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 from splitstitch import pipeline
 from splitstitch.cli import main
+from splitstitch.codecs import output_format
+from splitstitch.encode import EncodedSegment
+from splitstitch.errors import VerificationError
+from splitstitch.job import Job
+from splitstitch.plan import Fanout, plan_segments
+from splitstitch.report import StageTimer, build_report
+from splitstitch.settings import Settings
+from splitstitch.stages import Finished
 from splitstitch.verify import Check, Verification
+from tests.unit.factories import media
 
 
 def test_usage_errors_exit_2_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -27,14 +37,37 @@ def test_output_may_not_overwrite_source(tmp_path: Path, capsys: pytest.CaptureF
     assert src.read_bytes() == b"data"
 
 
-def test_failed_verification_exits_3_and_leaves_nothing(monkeypatch, samples, tmp_path: Path, capsys) -> None:
-    bad = Verification((Check("video_frames", False, "599 frames, source 600"),))
-    monkeypatch.setattr(pipeline, "verify_output", lambda *args: bad)
-    out, report = tmp_path / "out.mp4", tmp_path / "r.json"
-    code = main(["transcode", str(samples("cfr")), "-o", str(out), "--report", str(report), "--quiet",
-                 "--preset", "ultrafast"])  # fmt: skip
-    assert code == 3
-    assert "verification failed: video_frames: 599 frames, source 600" in capsys.readouterr().err
-    assert not out.exists()
-    assert [p.name for p in tmp_path.iterdir()] == ["r.json"]  # the report says why; no partial output
-    assert '"status": "failed"' in report.read_text()
+def test_failed_verification_exits_3_and_writes_the_report(monkeypatch, tmp_path: Path, capsys) -> None:
+    def fail(*args, **kwargs):
+        raise VerificationError(["video_frames: 599 frames, source 600"], {"status": "failed"})
+
+    monkeypatch.setattr(pipeline, "transcode", fail)
+    report = tmp_path / "r.json"
+    assert main(["transcode", "in.mp4", "-o", str(tmp_path / "out.mp4"), "--report", str(report), "--quiet"]) == 3
+    assert capsys.readouterr().err == "error: verification failed: video_frames: 599 frames, source 600\n"
+    assert json.loads(report.read_text()) == {"status": "failed"}
+
+
+def a_report() -> dict:
+    """A report of the real shape (build_report) for a 10 s source in 3 segments."""
+    info, settings, fanout = media(), Settings(), Fanout(1, segments_per_encoder=3.0)
+    plan = plan_segments(info, settings, fanout)
+    job = Job("job1", "in.mp4", settings, output_format("h264", Path("o.mp4")), info, plan, None, fanout)
+    encoded = tuple(
+        EncodedSegment(s.index, s.frames, 100, "x", "i", 0, 1, 1, 90000, 1.0, 0.1, "ok") for s in plan.segments
+    )
+    verification = Verification((Check("video_frames", True, "300 frames"),))
+    finished = Finished(verification, info, encoded, None, 300, 1)
+    timer = StageTimer()
+    timer.add("total", 2.5)
+    return build_report(job, finished, "out.mp4", timer, {"kind": "local", "workers": 1}, verification)
+
+
+def test_summary_line_reads_the_report_it_is_given(monkeypatch, tmp_path: Path, capsys) -> None:
+    report = a_report()
+    assert len(report["plan"]["segments"]) == 3 and report["status"] == "succeeded"
+    out = tmp_path / "out.mp4"
+    monkeypatch.setattr(pipeline, "transcode", lambda *a, **k: pipeline.JobResult(out, report, Verification(())))
+    assert main(["transcode", "in.mp4", "-o", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert err.startswith(f"{out}: 3 segments") and err.endswith("verified, 2.5 s\n") and err.count("\n") == 1

@@ -2,122 +2,229 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from splitstitch.split import split_args
 
-from splitstitch.audio import audio_args, plan_audio
+from splitstitch import source as source_module
+from splitstitch.audio import AudioPlan, audio_args, plan_audio
 from splitstitch.codecs import output_format
-from splitstitch.encode import encode_args
-from splitstitch.plan import Plan, Segment
+from splitstitch.encode import SegmentTask, encode_args
+from splitstitch.plan import Segment
+from splitstitch.scan import scan_args
 from splitstitch.settings import Settings
-from splitstitch.stitch import concat_script, stitch_args
+from splitstitch.source import CA_FILE_ENV, MediaSource
+from splitstitch.stitch import remux_args
 from splitstitch.verify import decode_args
 from tests.unit.factories import audio, media, video
 
-SEG = Segment(index=1, start_frame=60, end_frame=120, start_pts=180000, end_pts=360000, seek_pts=0,
+LOCAL = MediaSource("file:/in/s.mp4", "s.mp4", 1000)
+SIGNED = "https://b.s3.amazonaws.com/k.mp4?X-Amz-Signature=ab"
+SEG = Segment(index=1, start_frame=60, end_frame=120, start_pts=180000, end_pts=360000, seek_pts=90000,
               start_seconds=2.0, duration_seconds=2.0)  # fmt: skip
+FRAGMENTED = "+empty_moov+default_base_moof+frag_custom"
 
 
-def test_encode_copy_path_h264() -> None:
-    args = encode_args(Settings(), video(), SEG, segment_file=Path("/w/src_00001.ts"), source=Path("/in/s.mp4"),
-                       source_start=0.0, output=Path("/w/enc_00001.mp4"))  # fmt: skip
-    assert args == [
-        "-noautorotate", "-protocol_whitelist", "file", "-threads", "1", "-i", "file:/w/src_00001.ts",
-        "-map", "0:v:0", "-f", "mp4", "-an", "-c:v", "libx264", "-crf", "23", "-dn", "-enc_time_base:v", "demux",
-        "-fps_mode", "passthrough", "-pix_fmt", "yuv420p", "-preset", "medium", "-sn",
-        "-threads", "1", "-vf", "setpts=PTS-STARTPTS", "-x264-params", "open-gop=0", "/w/enc_00001.mp4",
+@pytest.fixture(autouse=True)
+def ca_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(CA_FILE_ENV, "/ca.pem")
+
+
+DEFAULT = Settings()
+
+
+def task(segment: Segment = SEG, settings: Settings = DEFAULT, threads: int = 1, **video_fields) -> SegmentTask:
+    return SegmentTask(segment, video(**video_fields), 0.0, settings, threads, 90000)
+
+
+def option(args: list[str], name: str) -> str:
+    return args[args.index(name) + 1]
+
+
+H264_OUTPUT = [
+    "-map", "0:0", "-f", "mp4", "-an", "-c:v", "libx264", "-crf", "23", "-dn", "-enc_time_base:v", "demux",
+    "-fflags", "+bitexact", "-fps_mode", "passthrough", "-movflags", FRAGMENTED, "-pix_fmt", "yuv420p",
+    "-preset", "medium", "-sn", "-threads", "1", "-vf", "trim=start_pts=180000:end_pts=360000,setpts=PTS-STARTPTS",
+    "-video_track_timescale", "90000", "-x264-params", "open-gop=0", "/w/e.mp4",
+]  # fmt: skip
+
+
+def test_encode_local_source_seeks_to_the_keyframe_and_trims_exactly() -> None:
+    assert encode_args(task(), LOCAL, Path("/w/e.mp4")) == [
+        "-copyts", "-noaccurate_seek", "-noautorotate", "-protocol_whitelist", "file", "-ss", "0.999000",
+        "-threads", "1", "-i", "file:/in/s.mp4", *H264_OUTPUT,
     ]  # fmt: skip
 
 
-def test_encode_decode_path_seeks_early_and_trims_exactly() -> None:
-    seg = Segment(3, 300, 360, 9_000_000, 10_800_000, 7_200_000, 100.0, 20.0)
-    args = encode_args(Settings(codec="h265", crf=30, preset="fast", height=120), video(rotation=90), seg,
-                       segment_file=None, source=Path("/in/s.mkv"), source_start=0.5, output=Path("/w/e.mp4"))  # fmt: skip
-    assert args[:12] == ["-copyts", "-noaccurate_seek", "-noautorotate", "-protocol_whitelist", "file",
-                         "-ss", "79.000000", "-threads", "1", "-i", "file:/in/s.mkv", "-map"]  # fmt: skip
-    assert args[12] == "0:0"
-    vf = args[args.index("-vf") + 1]
-    assert vf == "trim=start_pts=9000000:end_pts=10800000,setpts=PTS-STARTPTS,transpose=cclock,scale=-2:120"
-    assert args[args.index("-x265-params") + 1] == "pools=1:frame-threads=1:open-gop=0:log-level=error"
-    assert args[args.index("-c:v") + 1] == "libx265"
+def test_encode_remote_source_reads_ranges_over_verified_tls() -> None:
+    remote = MediaSource.remote(SIGNED, "k.mp4", 1000)
+    assert encode_args(task(), remote, Path("/w/e.mp4")) == [
+        "-ca_file", "/ca.pem", "-copyts", "-noaccurate_seek", "-noautorotate", "-protocol_whitelist", "https,tls,tcp",
+        "-request_size", "4194304", "-ss", "0.999000", "-threads", "1", "-tls_verify", "1", "-i", SIGNED, *H264_OUTPUT,
+    ]  # fmt: skip
 
 
 @pytest.mark.parametrize(
-    ("codec", "preset", "expected"),
+    ("seek_pts", "source_start", "expected"),
+    [(None, 0.0, None), (7_200_000, 0.5, "79.499000"), (45_000, 0.5, None), (90_000, 0.0, "0.999000")],
+)
+def test_seek_is_relative_to_the_container_start_and_dropped_when_not_after_it(
+    seek_pts: int | None, source_start: float, expected: str | None
+) -> None:
+    args = encode_args(replace(task(replace(SEG, seek_pts=seek_pts)), source_start=source_start), LOCAL, Path("/o"))
+    if expected is None:
+        assert "-ss" not in args and "-noaccurate_seek" not in args
+        assert args[:7] == ["-copyts", "-noautorotate", "-protocol_whitelist", "file", "-threads", "1", "-i"]
+    else:
+        assert option(args, "-ss") == expected and args.index("-ss") < args.index("-i")
+
+
+def test_the_last_segment_trims_only_its_start() -> None:
+    args = encode_args(task(replace(SEG, end_pts=None)), LOCAL, Path("/o"))
+    assert option(args, "-vf") == "trim=start_pts=180000,setpts=PTS-STARTPTS"
+
+
+@pytest.mark.parametrize(
+    ("fields", "settings", "chain"),
     [
-        ("vp9", "medium", ["-b:v", "0", "-c:v", "libvpx-vp9", "-cpu-used", "2", "-crf", "32", "-deadline", "good"]),
-        ("av1", "slow", ["-c:v", "libsvtav1", "-crf", "35", "-preset", "5", "-svtav1-params", "lp=1"]),
+        ({"rotation": 90}, Settings(), "transpose=cclock"),
+        ({"rotation": 180}, Settings(), "hflip,vflip"),
+        ({"rotation": 270}, Settings(), "transpose=clock"),
+        ({"rotation": 90}, Settings(height=121), "transpose=cclock,scale=-2:120"),  # displayed 240x320: scaled
+        ({}, Settings(height=480), ""),  # never upscales
+        ({"width": 321, "height": 241}, Settings(), "crop=trunc(iw/2)*2:trunc(ih/2)*2:0:0"),
+        ({"width": 321, "height": 241}, Settings(height=120), "scale=-2:120"),  # the scale makes the size even
     ],
 )
-def test_encode_vp9_and_av1_map_presets(codec: str, preset: str, expected: list[str]) -> None:
-    args = encode_args(Settings(codec=codec, preset=preset), video(bit_depth=10), SEG, segment_file=Path("/w/a.mkv"),
-                       source=Path("/s"), source_start=0, output=Path("/w/o.mp4"))  # fmt: skip
-    assert all(item in args for item in expected)
-    assert args[args.index("-pix_fmt") + 1] == "yuv420p10le"
+def test_rotation_and_size(fields: dict, settings: Settings, chain: str) -> None:
+    vf = option(encode_args(task(settings=settings, **fields), LOCAL, Path("/o")), "-vf")
+    assert vf == ",".join(["trim=start_pts=180000:end_pts=360000", "setpts=PTS-STARTPTS", *([chain] if chain else [])])
 
 
-def test_odd_dimensions_are_cropped_to_even() -> None:
-    args = encode_args(Settings(), video(width=321, height=241), SEG, segment_file=Path("/w/a.ts"), source=Path("/s"),
-                       source_start=0, output=Path("/w/o.mp4"))  # fmt: skip
-    assert args[args.index("-vf") + 1] == "setpts=PTS-STARTPTS,crop=trunc(iw/2)*2:trunc(ih/2)*2:0:0"
+@pytest.mark.parametrize(
+    ("settings", "bit_depth", "expected"),
+    [
+        (Settings(crf=18, preset="slow"), 10, {"-c:v": "libx264", "-crf": "18", "-preset": "slow", "-x264-params": "open-gop=0",
+                                               "-pix_fmt": "yuv420p"}),
+        (Settings(codec="h265"), 10, {"-c:v": "libx265", "-crf": "28", "-preset": "medium", "-tag:v": "hvc1",
+                                      "-x265-params": "pools=2:frame-threads=2:open-gop=0:log-level=error",
+                                      "-pix_fmt": "yuv420p10le"}),
+        (Settings(codec="vp9", preset="fast"), 8, {"-c:v": "libvpx-vp9", "-crf": "32", "-b:v": "0", "-deadline": "good",
+                                                   "-cpu-used": "3", "-row-mt": "0", "-pix_fmt": "yuv420p"}),
+        (Settings(codec="av1", preset="veryslow"), 10, {"-c:v": "libsvtav1", "-crf": "35", "-preset": "3",
+                                                        "-svtav1-params": "lp=2", "-pix_fmt": "yuv420p10le"}),
+    ],
+)  # fmt: skip
+def test_each_codec(settings: Settings, bit_depth: int, expected: dict[str, str]) -> None:
+    args = encode_args(task(settings=settings, threads=2, bit_depth=bit_depth), LOCAL, Path("/o"))
+    assert {name: option(args, name) for name in expected} == expected
+    output_side = args[args.index("-i") + 2 :]
+    assert option(args, "-threads") == "1" and option(output_side, "-threads") == "2"  # decoder 1, encoder 2
+    assert ("-tag:v" in args) == (settings.codec == "h265")
 
 
-def test_split_args_cut_at_planned_frames() -> None:
-    plan = Plan("copy", "r", 2.0, "1/90000", "mpegts", (
-        Segment(0, 0, 60, 0, 180000, None, 0.0, 2.0), Segment(1, 60, 150, 180000, 450000, None, 2.0, 3.0),
-        Segment(2, 150, 200, 450000, None, None, 5.0, 1.7)))  # fmt: skip
-    assert split_args(plan, video(), Path("/in/a b.mp4"), Path("/w")) == [
-        "-protocol_whitelist", "file", "-i", "file:/in/a b.mp4", "-map", "0:0", "-f", "segment", "-c", "copy",
-        "-map_metadata", "-1", "-segment_format", "mpegts", "-segment_frames", "60,150", "/w/src_%05d.ts",
+AUDIO_COPY = AudioPlan((1,), "copy", "aac", ("128k",), 0.0, 0.0, 0.0, 10.0)
+
+
+def test_audio_copy() -> None:
+    assert audio_args(AUDIO_COPY, LOCAL, Path("/w/a.mp4")) == [
+        "-protocol_whitelist", "file", "-threads", "1", "-i", "file:/in/s.mp4", "-map", "0:1", "-f", "mp4",
+        "-c:a", "copy", "-dn", "-frag_duration", "10000000", "-map_metadata", "-1",
+        "-movflags", "+frag_custom+delay_moov+default_base_moof", "-sn", "-vn", "/w/a.mp4",
     ]  # fmt: skip
 
 
-def test_audio_copy_and_encode() -> None:
+def test_audio_encode_two_tracks_and_trim() -> None:
+    plan = replace(AUDIO_COPY, stream_indexes=(2, 1), mode="encode", bitrates=("128k", "384k"), trim_start_s=0.5,
+                   video_start_s=0.52, fragment_s=2.5)  # fmt: skip
+    assert audio_args(plan, LOCAL, Path("/w/a.mp4")) == [
+        "-protocol_whitelist", "file", "-ss", "0.520000", "-threads", "1", "-i", "file:/in/s.mp4",
+        "-map", "0:2", "-map", "0:1", "-f", "mp4", "-b:a:0", "128k", "-b:a:1", "384k", "-c:a", "aac", "-dn",
+        "-frag_duration", "2500000", "-map_metadata", "-1", "-movflags", "+frag_custom+delay_moov+default_base_moof",
+        "-sn", "-vn", "/w/a.mp4",
+    ]  # fmt: skip
+
+
+def test_audio_opus_is_resampled_to_48k() -> None:
+    args = audio_args(replace(AUDIO_COPY, mode="encode", codec="opus", bitrates=("96k",)), LOCAL, Path("/w/a.mp4"))
+    assert (option(args, "-c:a"), option(args, "-ar"), option(args, "-b:a:0")) == ("libopus", "48000", "96k")
+
+
+def test_plan_audio_copies_what_fits_and_trims_or_delays_to_keep_the_offset() -> None:
     info = media(audios=(audio(1, "aac"), audio(2, "opus", channels=6)))
-    fmt = output_format("h264", Path("o.mp4"))
-    copy = plan_audio(info, Settings(), fmt)
-    assert copy and copy.mode == "copy" and copy.stream_indexes == (1,)
-    assert audio_args(copy, info, Path("/w/audio.m4a")) == [
-        "-protocol_whitelist", "file", "-threads", "1", "-i", "file:/in/src.mp4", "-map", "0:1", "-f", "mp4", "-c:a", "copy",
-        "-dn", "-map_metadata", "-1", "-sn", "-vn", "/w/audio.m4a",
+    mp4 = output_format("h264", Path("o.mp4"))
+    copy = plan_audio(info, Settings(), mp4, fragment_s=4.0)
+    assert copy == AudioPlan((1,), "copy", "aac", ("128k",), 0.0, 0.0, 0.0, 4.0)
+    both = plan_audio(info, Settings(audio_tracks="all"), mp4)
+    assert both and (both.mode, both.codec, both.bitrates) == ("encode", "aac", ("128k", "384k"))
+    mkv = plan_audio(info, Settings(audio_tracks="1"), output_format("h264", Path("o.mkv")))
+    assert mkv and (mkv.mode, mkv.codec) == ("copy", "opus")
+    early = plan_audio(media(audios=(audio(start=-0.5),)), Settings(), mp4)
+    assert early and (early.mode, early.trim_start_s, early.delay_s) == ("encode", 0.5, 0.0)
+    late = plan_audio(media(audios=(audio(start=0.25),)), Settings(), mp4)
+    assert late and (late.mode, late.trim_start_s, late.delay_s) == ("copy", 0.0, 0.25)
+    assert plan_audio(media(audios=(audio(),)), Settings(audio_tracks="none"), mp4) is None
+    assert AudioPlan.from_dict(late.to_dict()) == late
+
+
+def test_remux_args() -> None:
+    assert remux_args(Path("/w/assembled.mp4"), output_format("vp9", Path("o.webm")), Path("/o/x.webm")) == [
+        "-protocol_whitelist", "file", "-i", "file:/w/assembled.mp4", "-f", "webm", "-c", "copy", "-map", "0",
+        "-map_metadata", "-1", "/o/x.webm",
     ]  # fmt: skip
-    both = plan_audio(info, Settings(audio_tracks="all"), fmt)
-    assert both and both.mode == "encode" and both.bitrates == ("128k", "384k")
-    args = audio_args(both, info, Path("/w/audio.m4a"))
-    assert args[args.index("-b:a:1") + 1] == "384k" and args[args.index("-c:a") + 1] == "aac"
 
 
-def test_audio_starting_before_video_is_trimmed_and_later_audio_delayed() -> None:
-    fmt = output_format("h264", Path("o.mp4"))
-    early = plan_audio(media(audios=(audio(start=-0.5),)), Settings(), fmt)
-    assert early and early.mode == "encode" and early.trim_start_s == 0.5 and early.delay_s == 0.0
-    late = plan_audio(media(audios=(audio(start=0.25),)), Settings(), fmt)
-    assert late and late.mode == "copy" and late.delay_s == 0.25
-    assert plan_audio(media(audios=(audio(),)), Settings(audio_tracks="none"), fmt) is None
+PACKETS = ["-show_entries", "packet=stream_index,pts,dts,duration,flags,pos,size", "-of", "compact=p=0"]
 
 
-def test_concat_script_and_stitch_args() -> None:
-    plan = Plan("copy", "r", 2.0, "1/90000", "mpegts",
-                (Segment(0, 0, 60, 0, 1, None, 0.0, 2.0), Segment(1, 60, 99, 1, None, None, 2.0, 1.3)))  # fmt: skip
-    assert concat_script(plan, ["enc_00000.mp4", "enc_00001.mp4"]) == (
-        "ffconcat version 1.0\nfile 'enc_00000.mp4'\nduration 2.000000\nfile 'enc_00001.mp4'\nduration 1.300000\n"
+def test_scan_args() -> None:
+    remote = MediaSource.remote("http://127.0.0.1:5000/b/k", "k", 1000)
+    remote_in = ["-protocol_whitelist", "http,tcp", "-request_size", "4194304", "-i", "http://127.0.0.1:5000/b/k"]
+    assert scan_args(LOCAL) == [*PACKETS, "-protocol_whitelist", "file", "-i", "file:/in/s.mp4"]
+    assert scan_args(remote, 30.0, 60.0) == ["-read_intervals", "30.000%65.000", *PACKETS, *remote_in]
+    assert scan_args(remote, None, 30.0) == ["-read_intervals", "%35.000", *PACKETS, *remote_in]
+    assert scan_args(remote, 90.0, None) == ["-read_intervals", "90.000%", *PACKETS, *remote_in]
+
+
+def test_source_input_options(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    assert LOCAL.input_options() == {"protocol_whitelist": "file"}
+    signed = MediaSource.remote(SIGNED, "k.mp4", 1)
+    assert signed.input_options() == {"protocol_whitelist": "https,tls,tcp", "request_size": 4 << 20,
+                                      "tls_verify": 1, "ca_file": "/ca.pem"}  # fmt: skip
+    plain = MediaSource.remote("http://127.0.0.1:5000/b/k", "k", 1)
+    assert plain.input_options() == {"protocol_whitelist": "http,tcp", "request_size": 4 << 20}
+    monkeypatch.delenv(CA_FILE_ENV)
+    bundle = tmp_path / "ca-bundle.crt"
+    bundle.write_text("")
+    monkeypatch.setattr(source_module, "CA_BUNDLES", ("/nonexistent/ca.crt", str(bundle)))
+    assert signed.input_options()["ca_file"] == str(bundle)
+    monkeypatch.setattr(source_module, "CA_BUNDLES", ())
+    assert "tls_verify" not in signed.input_options() and "ca_file" not in signed.input_options()
+
+
+def test_sources(tmp_path: Path) -> None:
+    clip = tmp_path / "a b.MP4"
+    clip.write_bytes(b"12345")
+    local = MediaSource.local(clip)
+    assert (local.url, local.size, local.path, local.extension, local.is_remote) == (
+        f"file:{clip}",
+        5,
+        clip,
+        ".mp4",
+        False,
     )
-    with pytest.raises(ValueError, match="unsafe"):
-        concat_script(plan, ["../x.mp4", "enc_00001.mp4"])
-    audio_plan = plan_audio(media(audios=(audio(start=0.25),)), Settings(), output_format("h265", Path("o.mp4")))
-    assert audio_plan
-    args = stitch_args(Path("/w/s.ffconcat"), (audio_plan, Path("/w/audio.m4a")), "h265",
-                       output_format("h265", Path("o.mp4")), Path("/out/o.mp4"))  # fmt: skip
-    assert args == [
-        "-f", "concat", "-auto_convert", "0", "-protocol_whitelist", "file", "-safe", "1", "-i", "file:/w/s.ffconcat",
-        "-itsoffset", "0.250000", "-protocol_whitelist", "file", "-i", "file:/w/audio.m4a",
-        "-map", "0:v:0", "-map", "1:a", "-f", "mp4", "-c", "copy", "-map_metadata", "-1",
-        "-movflags", "+faststart", "-tag:v", "hvc1", "/out/o.mp4",
-    ]  # fmt: skip
+    assert local.input_args() == ["-protocol_whitelist", "file", "-i", f"file:{clip}"]
+    for url in ("file:/etc/passwd", "ftp://h/x", "/abs/path.mp4", "concat:a|b"):
+        with pytest.raises(ValueError, match="not an http"):
+            MediaSource.remote(url, "x", 1)
+    with pytest.raises(ValueError, match="not a local file"):
+        _ = MediaSource.remote(SIGNED, "k.mp4", 1).path
 
 
 def test_decode_check_args() -> None:
     assert decode_args(Path("/o/x.mp4")) == ["-protocol_whitelist", "file", "-i", "file:/o/x.mp4", "-map", "0:v",
                                              "-map", "0:a?", "-f", "null", "-"]  # fmt: skip
+    assert decode_args(Path("/o/x.mp4"), ("0:v",), frames=12) == [
+        "-protocol_whitelist", "file", "-i", "file:/o/x.mp4", "-map", "0:v", "-frames:v", "12", "-f", "null", "-",
+    ]  # fmt: skip

@@ -9,7 +9,7 @@ import pytest
 
 from splitstitch.codecs import output_format
 from splitstitch.errors import InputError, ToolError, UsageError
-from splitstitch.inputs import Limits, check_file, check_frames, check_streams, looks_like_text
+from splitstitch.inputs import Limits, check_file, check_frames, check_head, check_streams, looks_like_text
 from splitstitch.settings import Settings
 from tests.unit.factories import frames, media, video
 
@@ -28,10 +28,24 @@ def test_check_file(tmp_path: Path) -> None:
         check_file(tmp_path / "missing.mp4", Limits())
     with pytest.raises(InputError, match="not a regular file"):
         check_file(tmp_path, Limits())
-    big = tmp_path / "big.mp4"
-    big.write_bytes(b"\x00" * 100)
-    with pytest.raises(InputError, match="over the limit"):
-        check_file(big, Limits(max_bytes=10))
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(b"\x00" * 5000)
+    assert check_file(clip, Limits()) == b"\x00" * 4096  # the first bytes, for the sniff
+
+
+@pytest.mark.parametrize(
+    ("size", "head", "message"),
+    [(0, b"", "empty file"), (11, b"\x00" * 11, "11 bytes, over the limit of 10"),
+     (10, b"#EXTM3U\n#EXT-X-VERSION:3\n", "is a playlist or script, not a video file"),
+     (10, b"plain notes\n" * 3, "is text, not a video file")],
+)  # fmt: skip
+def test_check_head_refuses_empty_large_and_text_sources(size: int, head: bytes, message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        check_head("in.mp4", size, head, Limits(max_bytes=10))
+
+
+def test_check_head_accepts_media_bytes() -> None:
+    check_head("in.mp4", 10, b"\x00\x00\x00\x20ftypisom" + bytes(range(256)), Limits(max_bytes=10))
 
 
 def test_check_streams() -> None:
@@ -71,7 +85,7 @@ def test_tool_error_keeps_argv_and_tail_but_prints_one_line() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [({"codec": "mpeg1"}, "unknown codec"), ({"preset": "turbo"}, "unknown preset"), ({"crf": 99}, "crf"),
-     ({"height": 4}, "height"), ({"segment_seconds": 0}, "segment")],
+     ({"height": 4}, "height"), ({"segment_seconds": 0}, "segment"), ({"verify": "some"}, "unknown verification")],
 )  # fmt: skip
 def test_settings_reject_bad_values(kwargs: dict, message: str) -> None:
     with pytest.raises(UsageError, match=message):
@@ -96,3 +110,10 @@ def test_output_container_follows_extension_and_codec() -> None:
         output_format("h264", Path("a.webm"))
     with pytest.raises(UsageError, match="unknown output extension"):
         output_format("h264", Path("a.avi"))
+
+
+def test_settings_round_trip_and_refuse_bad_values_from_a_dict() -> None:
+    settings = Settings(codec="vp9", crf=30, height=720, segment_seconds=2.5, verify="full")
+    assert Settings.from_dict({**settings.to_dict(), "unknown": 1}) == settings
+    with pytest.raises(UsageError, match="out of range"):
+        Settings.from_dict({"crf": 99})

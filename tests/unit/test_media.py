@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from fractions import Fraction
 
 from splitstitch.frames import extent_of, packet_rows, parse_frames, parse_packets
-from splitstitch.media import bit_depth_of, parse_streams, rotation_of
+from splitstitch.media import MediaInfo, bit_depth_of, parse_streams, rotation_of
+from tests.unit.factories import audio, frames, media, video
 
 
 def rows(*packets: tuple[int | str, str]) -> list[tuple[str, str, str, str, str]]:
@@ -81,3 +83,9 @@ def test_parse_streams_ignores_cover_art_and_types_fields() -> None:
     info = parse_streams("a.m4a", 10, data)
     assert info.video is None
     assert info.audio[0].channels == 2 and info.audio[0].time_base == Fraction(1, 48000)
+
+
+def test_media_info_round_trips_through_json() -> None:
+    info = media(video_info=video(rotation=90, declared_frames=300), frame_index=frames(300, 3000, 60, safe=False),
+                 audios=(audio(1), audio(2, "opus", 6, -0.02)), extents=((1, 0.0, 10.0), (2, -0.02, 9.98)))  # fmt: skip
+    assert MediaInfo.from_dict(json.loads(json.dumps(info.to_dict()))) == info

@@ -165,7 +165,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("error: interrupted; temporary files removed", file=sys.stderr)
         return 130
     except OSError as exc:
-        print(f"error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
         return 1
 
 

@@ -260,5 +260,6 @@ def test_ctrl_c_removes_temporary_files(samples, tmp_path: Path) -> None:
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr
     assert "Traceback" not in stderr
+    assert stderr.splitlines()[-1] == "error: interrupted; temporary files removed"  # checked below
     assert list(work.iterdir()) == []
     assert [p.name for p in tmp_path.iterdir() if p.name not in ("work",)] == []

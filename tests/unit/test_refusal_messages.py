@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from splitstitch import inputs
+from splitstitch import inputs, pipeline
+from splitstitch.cli import main
 from splitstitch.command import source_url
 from splitstitch.errors import InputError, ToolError
 from splitstitch.inputs import Limits, check_streams, open_source, sniff
@@ -71,3 +72,30 @@ def test_an_ffprobe_timeout_is_not_blamed_on_the_file(monkeypatch, tmp_path: Pat
     monkeypatch.setattr(inputs, "probe_streams", _failing_probe(ToolError(["ffprobe"], None, "", timed_out=True)))
     with pytest.raises(ToolError, match="ffprobe timed out"):
         open_source(source)
+
+
+def test_a_file_that_cannot_be_read_says_so(monkeypatch, tmp_path: Path) -> None:
+    source = tmp_path / "x.mp4"
+    source.write_bytes(b"\x00" * 10)
+
+    def denied(self: Path, *args: object, **kwargs: object) -> None:
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "open", denied)
+    with pytest.raises(InputError) as caught:
+        open_source(source)
+    assert caught.value.reason == "cannot be read: Permission denied"
+
+
+@pytest.mark.parametrize(
+    ("error", "line"),
+    [(OSError(28, "No space left on device"), "error: No space left on device\n"),
+     (PermissionError(13, "Permission denied", "/out/o.mp4"), "error: /out/o.mp4: Permission denied\n")],
+)  # fmt: skip
+def test_an_os_error_names_a_file_only_when_there_is_one(error: OSError, line: str, monkeypatch, capsys) -> None:
+    def fail(*args: object, **kwargs: object) -> None:
+        raise error
+
+    monkeypatch.setattr(pipeline, "transcode", fail)
+    assert main(["transcode", "in.mp4", "-o", "o.mp4", "--quiet"]) == 1
+    assert capsys.readouterr().err == line

@@ -72,7 +72,7 @@ def test_split_refuses_a_corrupt_upload(stack: Stack, tmp_path: Path, lambda_con
     upload(stack, bad, "uploads/broken.mp4")  # the notification runs the split handler
     (job,) = [k[len("jobs/") : -len(".json")] for k in stack.keys("jobs/")]
     status = stack.json(layout.status_key(job))
-    assert status["state"] == "failed" and "not a readable video" in status["reason"], status
+    assert status["state"] == "failed" and "ffprobe cannot read it: " in status["reason"], status
     assert "\n" not in status["reason"]
     assert stack.sfn.list_executions(stateMachineArn=stack.state_machine_arn)["executions"] == []
     assert stack.keys("outputs/") == [] and stack.keys(layout.work_prefix(job)) == []

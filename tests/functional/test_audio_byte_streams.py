@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from splitstitch.cli import main
+from splitstitch.inputs import open_source
 from splitstitch.samples_audio import make_avi_byte_audio, make_ps_mp2
 from tests.probe import facts, ffprobe
 
@@ -91,3 +92,17 @@ def test_audio_is_kept_to_the_sample(kind: str, ext: str, source, tmp_path: Path
     assert abs(got_len - expected_len) <= 0.020, (got_len, expected_len)
     got_offset = out_start - facts(out).video_start
     assert abs(got_offset - max(0.0, src_offset)) <= 0.020, (got_offset, src_offset)
+
+
+@pytest.mark.parametrize("kind", [*SOURCES, "cfr", "mpeg2_ps", "packed_avi", "hevc_opus_mkv", "two_audio"])
+def test_the_audio_extent_verification_expects_is_what_decodes(kind: str, source, samples) -> None:
+    """Verification's "expected" figures come from the source's audio extent: it must be where the decoded
+    audio starts and how long it plays."""
+    src = source(kind) if kind in SOURCES else samples(kind)
+    info = open_source(src)
+    extent = info.audio_extent(info.audio[0].index)
+    assert extent
+    start, seconds = decoded_audio(src)
+    tolerance = 0.001 + float(info.audio[0].time_base)  # Matroska stores milliseconds
+    assert abs(extent[0] - start) <= tolerance, (extent, start)
+    assert abs((extent[1] - extent[0]) - seconds) <= tolerance, (extent, seconds)

@@ -45,6 +45,8 @@ class AudioFragment:
     size: int
     sha256: str
     start: float  # seconds on the audio job's own timeline (after its edit list)
+    duration: int = 0  # of the first track's samples, in its timescale
+    earliest: int = 0  # the first sample's composition time, in its timescale (before the edit list)
 
 
 @dataclass(frozen=True)
@@ -93,14 +95,18 @@ def layout(
     total_s = (parts[-1].start + parts[-1].duration) / video.timescale
     audio_tracks = fmp4.tracks(audio_init) if audio_init else []
     audio_edits = tuple(t.edit_media_time for t in audio_tracks)
-    if audio_fragments:
-        total_s = max(total_s, audio_delay + max(f.start for f in audio_fragments))
+    late = [t.track_id for t in audio_tracks if t.edit_delay_s]
+    if late:  # the audio job must start at 0: the layout alone places the audio against the video
+        raise SegmentMismatchError(f"audio track {late[0]} starts with an empty edit (a delay of its own)")
+    if audio_fragments and audio_tracks:
+        ends = (f.start + f.duration / audio_tracks[0].timescale for f in audio_fragments)
+        total_s = max(total_s, audio_delay + max(ends))
     duration = math.ceil(total_s * movie_timescale(video_init))
-    init, mapping = build_init(video_init, TrackEdit(edit), audio_init, tuple(TrackEdit(e) for e in audio_edits),
+    delay = round(audio_delay * movie_timescale(video_init))  # audio after the video: an empty edit first
+    init, mapping = build_init(video_init, TrackEdit(edit), audio_init, tuple(TrackEdit(e, delay) for e in audio_edits),
                                duration)  # fmt: skip
     pieces: list[Piece] = []
     sequence, pending = 1, list(enumerate(audio_fragments or []))
-    audio_shifts = {t.track_id: round(audio_delay * t.timescale) for t in audio_tracks}
     for n, part in enumerate(parts):
         patch = fmp4.Patch(decode_time_shift=part.start, cts_shift=edit - part.first_cts, first_sequence=sequence,
                            last_duration=_last_duration(part))  # fmt: skip
@@ -109,15 +115,49 @@ def layout(
         end_s = math.inf if n == len(parts) - 1 else (part.start + part.duration) / video.timescale
         while pending and audio_delay + pending[0][1].start < end_s:
             number, frag = pending.pop(0)
-            audio_patch = fmp4.Patch(shifts=audio_shifts, first_sequence=sequence, track_ids=mapping)
+            audio_patch = fmp4.Patch(first_sequence=sequence, track_ids=mapping)
             pieces.append(Piece("audio", number, frag.offset, frag.size, frag.sha256, audio_patch))
             sequence += 1
     head = init
-    if index:
+    if index:  # one sidx per track (video, then the first audio track), each over the same subsegments
         sizes = _subsegment_sizes(pieces)
-        refs = [SidxReference(size, part.duration) for size, part in zip(sizes, parts, strict=True)]
-        head += build_sidx(1, video.timescale, edit, refs)
+        video_refs = [SidxReference(size, part.duration) for size, part in zip(sizes, parts, strict=True)]
+        boxes = [(1, video.timescale, edit, video_refs)]
+        if audio_fragments and audio_tracks:
+            # what the edit list hides (encoder priming) is not presented: the index starts after it
+            hidden = max(audio_tracks[0].edit_media_time - audio_fragments[0].earliest, 0)
+            refs = _audio_refs(pieces, audio_fragments)
+            refs[0] = SidxReference(refs[0].size, max(refs[0].duration - hidden, 1))
+            boxes.append((2, audio_tracks[0].timescale, audio_fragments[0].earliest + hidden, refs))
+        built = [build_sidx(*box) for box in boxes]
+        for n in range(len(built)):  # the first offset of each sidx skips the sidx boxes after it
+            rest = sum(len(b) for b in built[n + 1 :])
+            built[n] = build_sidx(*boxes[n], first_offset=rest)
+        head += b"".join(built)
     return Layout(head, tuple(pieces), edit, audio_edits)
+
+
+def _audio_refs(pieces: list[Piece], fragments: list[AudioFragment]) -> list[SidxReference]:
+    """The audio track's subsegments: the video's, where those without audio join the one before (or, at
+    the start, the first with audio)."""
+    refs: list[list[int]] = []  # [size, duration]
+    carry = 0
+    for piece in pieces:
+        if piece.kind == "video":
+            refs.append([carry + piece.size, 0])
+            carry = 0
+        else:
+            refs[-1][0] += piece.size
+            refs[-1][1] += fragments[piece.index].duration
+    merged: list[list[int]] = []
+    for size, duration in refs:
+        if duration or not merged:
+            merged.append([size, duration])
+        else:
+            merged[-1][0] += size
+    if len(merged) > 1 and not merged[0][1]:
+        merged[1][0] += merged.pop(0)[0]
+    return [SidxReference(size, duration) for size, duration in merged]
 
 
 def _last_duration(part: VideoPart) -> int | None:
@@ -229,9 +269,11 @@ def output_info(name: str, size: int, init: bytes, timeline: OutputTimeline, pix
         runs = timeline.runs.get(track.track_id, [])
         a_codec, channels, rate = sample_entry(init, track.track_id)
         spans = [(pts, pts + d) for r in runs for pts, d in zip(r.presentation_times(), r.durations, strict=True)]
-        # the edit list starts presentation at media_time: samples before it (encoder priming) are not shown
-        start = max(min(a for a, _ in spans) - track.edit_media_time, 0) / track.timescale if spans else 0.0
-        end = (max(b for _, b in spans) - track.edit_media_time) / track.timescale if spans else 0.0
+        # the edit list starts presentation at media_time: samples before it (encoder priming) are not shown;
+        # empty edits before that delay the whole track
+        delay = track.edit_delay_s
+        start = delay + max(min(a for a, _ in spans) - track.edit_media_time, 0) / track.timescale if spans else 0.0
+        end = delay + (max(b for _, b in spans) - track.edit_media_time) / track.timescale if spans else 0.0
         audio.append(AudioInfo(1 + n, a_codec, channels, None, rate, start, end - start, Fraction(1, track.timescale)))
         if spans:
             extents.append((1 + n, start, end))

@@ -4,6 +4,10 @@ Copied when every chosen track already fits the output container and no bitrate 
 otherwise encoded. Audio that starts before the first video frame is trimmed to it; audio that starts
 later is delayed when the output is assembled, so the A/V offset of the source is kept.
 
+The trim is made on the decoded samples (`atrim` at a sample count), never with an input `-ss`: in AVI
+and MPEG-PS, audio packets do not start on codec frames, and a seek lands on a byte position, so it lost
+part of a frame, or, on a real AC-3 AVI, 469 ms.
+
 The audio job writes a fragmented MP4 (`delay_moov`, so ffmpeg's edit list carries the encoder priming)
 cut into fragments about one segment long, which the finish stage interleaves with the video segments.
 """
@@ -24,7 +28,7 @@ from splitstitch.codecs import AUDIO_ENCODER, OutputFormat
 from splitstitch.command import compile_args, input_stream
 from splitstitch.errors import SegmentMismatchError
 from splitstitch.ffmpeg import run_ffmpeg
-from splitstitch.media import MediaInfo
+from splitstitch.media import AudioInfo, MediaInfo
 from splitstitch.settings import Settings
 from splitstitch.source import MediaSource
 from splitstitch.verify import decode_check
@@ -44,7 +48,7 @@ class AudioPlan:
     bitrates: tuple[str, ...]
     trim_start_s: float  # seconds cut from the start (audio began before the video)
     delay_s: float  # seconds of delay at assembly (audio began after the video)
-    video_start_s: float  # the first video frame's time in the source, minus the container start
+    trim_samples: tuple[int, ...]  # per track: decoded samples before the first video frame (when trimming)
     fragment_s: float  # about one segment: how the audio interleaves with the video
 
     def to_dict(self) -> dict[str, Any]:
@@ -78,14 +82,34 @@ def default_bitrate(channels: int) -> str:
     return "128k" if channels <= 2 else f"{64 * channels}k"
 
 
+def track_start(info: MediaInfo, track: AudioInfo) -> float:
+    """Where a track's first presented sample is: from its packets when scanned (AVI reports a start time of
+    0 for every stream, whatever the index says), else ffprobe's stream start time, else the file's."""
+    extent = info.audio_extent(track.index)
+    if extent:
+        return extent[0]
+    return track.start_time if track.start_time is not None else info.start_time
+
+
+def trim_samples(info: MediaInfo, track: AudioInfo) -> int:
+    """Samples of `track`'s decoded timeline before the first video frame.
+
+    ffmpeg starts every decoded stream's timeline at the file's start time, and gives decoded audio a time
+    base of one sample, so this is the first sample to keep, counted from that origin.
+    """
+    return round((info.video_start() - info.start_time) * track.sample_rate)
+
+
 def plan_audio(info: MediaInfo, settings: Settings, fmt: OutputFormat, fragment_s: float = 10.0) -> AudioPlan | None:
     chosen = [info.audio[n] for n in settings.audio_track_numbers(len(info.audio))]
     if not chosen:
         return None
-    starts = [a.start_time for a in chosen if a.start_time is not None]
-    offset = (min(starts) if starts else info.start_time) - info.video_start()
+    offset = min(track_start(info, a) for a in chosen) - info.video_start()
     trim = -offset if offset < -OFFSET_TOLERANCE_S else 0.0
-    copy = settings.audio_bitrate is None and trim == 0.0 and all(a.codec in fmt.audio_copyable for a in chosen)
+    # copied only when it needs no cut and no delay: the audio job's output must start at 0 (a copied stream
+    # keeps its own start, which ffmpeg's fragmented MP4 writes as an empty edit)
+    aligned = abs(offset) <= OFFSET_TOLERANCE_S
+    copy = settings.audio_bitrate is None and aligned and all(a.codec in fmt.audio_copyable for a in chosen)
     return AudioPlan(
         stream_indexes=tuple(a.index for a in chosen),
         mode="copy" if copy else "encode",
@@ -93,17 +117,23 @@ def plan_audio(info: MediaInfo, settings: Settings, fmt: OutputFormat, fragment_
         bitrates=tuple(settings.audio_bitrate or default_bitrate(a.channels) for a in chosen),
         trim_start_s=round(trim, 6),
         delay_s=round(offset, 6) if offset > OFFSET_TOLERANCE_S else 0.0,
-        video_start_s=round(info.video_start() - info.start_time, 6),
+        trim_samples=tuple(trim_samples(info, a) for a in chosen) if trim else (),
         fragment_s=round(fragment_s, 3),
     )
 
 
 def audio_args(plan: AudioPlan, source: MediaSource, output: Path) -> list[str]:
-    in_opts: dict[str, str | int | float | None] = {"threads": 1}
-    if plan.trim_start_s:
-        in_opts["ss"] = f"{plan.video_start_s:.6f}"
-    stream = input_stream(source, in_opts)
+    stream = input_stream(source, {"threads": 1})
     streams = [stream[str(i)] for i in plan.stream_indexes]
+    if plan.trim_start_s:
+        # Cut every track at the first video frame and move that instant to 0 (not each track's own first
+        # sample: a track that starts after the video keeps its offset, exactly as the video is shifted).
+        streams = [s.filter("atrim", start_pts=n).filter("asetpts", f"PTS-{n}")
+                   for s, n in zip(streams, plan.trim_samples, strict=True)]  # fmt: skip
+    elif plan.mode == "encode":
+        # Encoded audio starts at 0, so the encoder's priming falls before 0 and is marked to be skipped; a
+        # stream that starts later keeps its offset to the video as `delay_s`, applied at assembly.
+        streams = [s.filter("asetpts", "PTS-STARTPTS") for s in streams]
     options: dict[str, str | int | None] = {"vn": None, "sn": None, "dn": None, "map_metadata": -1}
     if plan.mode == "copy":
         options["c:a"] = "copy"
@@ -126,7 +156,8 @@ def audio_fragments(split: fmp4.Split) -> list[AudioFragment]:
         run = next(r for r in frag.runs if r.track_id == first.track_id)
         start = (run.decode_time + run.cts[0] - first.edit_media_time) / first.timescale
         raw = split.fragments[frag.start : frag.start + frag.size]
-        out.append(AudioFragment(frag.start, frag.size, hashlib.sha256(raw).hexdigest(), round(start, 6)))
+        out.append(AudioFragment(frag.start, frag.size, hashlib.sha256(raw).hexdigest(), round(start, 6),
+                                 run.span, run.decode_time + run.cts[0]))  # fmt: skip
     return out
 
 

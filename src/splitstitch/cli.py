@@ -226,10 +226,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        print("error: interrupted; temporary files removed", file=sys.stderr)
+        # only `transcode` is known (and tested) to leave nothing behind when interrupted
+        cleaned = "; temporary files removed" if args.command == "transcode" else ""
+        print(f"error: interrupted{cleaned}", file=sys.stderr)
         return 130
     except OSError as exc:
-        print(f"error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
         return 1
 
 

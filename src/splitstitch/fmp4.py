@@ -130,10 +130,11 @@ class TrackInfo:
     track_id: int
     handler: str  # "vide", "soun"
     timescale: int
-    edit_media_time: int  # first entry of the edit list (0 when there is none)
+    edit_media_time: int  # media time of the first edit that shows media (0 when there is none)
     default_duration: int = 0  # trex defaults
     default_size: int = 0
     default_flags: int = 0
+    edit_delay_s: float = 0.0  # empty edits before it: the track starts this late (seconds)
 
 
 def tracks(init: bytes) -> list[TrackInfo]:
@@ -151,14 +152,33 @@ def tracks(init: bytes) -> list[TrackInfo]:
         track_id = struct.unpack_from(">I", init, tkhd.body + (20 if _version_flags(init, tkhd)[0] else 12))[0]
         timescale = struct.unpack_from(">I", init, mdhd[0].body + (20 if _version_flags(init, mdhd[0])[0] else 12))[0]
         handler = init[hdlr[0].body + 8 : hdlr[0].body + 12].decode("latin-1")
-        elst = find(init, "edts/elst", trak.body, trak.end)
-        media_time = 0
-        if elst:
-            version, _ = _version_flags(init, elst[0])
-            if struct.unpack_from(">I", init, elst[0].body + 4)[0]:
-                media_time = struct.unpack_from(">q" if version else ">i", init, elst[0].body + (16 if version else 12))[0]
-        out.append(TrackInfo(track_id, handler, timescale, media_time, *trex.get(track_id, (0, 0, 0))))
+        media_time, delay = _edit(init, find(init, "edts/elst", trak.body, trak.end))
+        out.append(TrackInfo(track_id, handler, timescale, media_time, *trex.get(track_id, (0, 0, 0)),
+                             delay / movie_scale(init)))  # fmt: skip
     return out
+
+
+def movie_scale(init: bytes | bytearray) -> int:
+    mvhd = find(init, "moov/mvhd")
+    if not mvhd:
+        return 1000
+    return struct.unpack_from(">I", init, mvhd[0].body + (20 if _version_flags(init, mvhd[0])[0] else 12))[0] or 1000
+
+
+def _edit(init: bytes | bytearray, elst: list[Box]) -> tuple[int, int]:
+    """(media time of the first edit that shows media, movie ticks of the empty edits before it)."""
+    if not elst:
+        return 0, 0
+    version, _ = _version_flags(init, elst[0])
+    count = struct.unpack_from(">I", init, elst[0].body + 4)[0]
+    size, fmt = (20, ">Qq") if version else (12, ">Ii")
+    delay = 0
+    for n in range(count):
+        duration, media_time = struct.unpack_from(fmt, init, elst[0].body + 8 + n * size)
+        if media_time != -1:
+            return media_time, delay
+        delay += duration
+    return 0, delay
 
 
 # ----------------------------------------------------------------------------------------- fragment facts

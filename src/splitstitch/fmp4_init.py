@@ -15,9 +15,11 @@ from splitstitch.fmp4 import Box, Mp4Error, child, children, find, full_box, ite
 @dataclass(frozen=True)
 class TrackEdit:
     """Where a track's presentation starts: `media_time` ticks of its timescale are skipped (B-frame delay
-    of the video, encoder priming of AAC). None writes no edit list."""
+    of the video, encoder priming of AAC), after an empty edit of `delay` movie ticks (audio that starts
+    after the video). None writes no edit list."""
 
     media_time: int | None
+    delay: int = 0
 
 
 def _version(data: bytes, box: Box) -> int:
@@ -36,11 +38,15 @@ def _set_trex_id(data: bytes, trex: Box, track_id: int) -> bytes:
     return bytes(body)
 
 
-def elst(media_time: int, duration: int) -> bytes:
-    """One edit: present `duration` (movie timescale; 0 = to the end) from `media_time` (track timescale)."""
-    if media_time < 2**31 and duration < 2**32:
-        return full_box("elst", 0, 0, struct.pack(">IIiHH", 1, duration, media_time, 1, 0))
-    return full_box("elst", 1, 0, struct.pack(">IQqHH", 1, duration, media_time, 1, 0))
+def elst(media_time: int, duration: int, delay: int = 0) -> bytes:
+    """An empty edit of `delay` movie ticks (if any), then `duration` (movie timescale; 0 = to the end)
+    presented from `media_time` (track timescale)."""
+    edits = [(delay, -1), (duration, media_time)] if delay else [(duration, media_time)]
+    if media_time < 2**31 and max(d for d, _ in edits) < 2**32:
+        return full_box("elst", 0, 0, struct.pack(">I", len(edits)) + b"".join(
+            struct.pack(">IiHH", d, m, 1, 0) for d, m in edits))  # fmt: skip
+    return full_box("elst", 1, 0, struct.pack(">I", len(edits)) + b"".join(
+        struct.pack(">QqHH", d, m, 1, 0) for d, m in edits))  # fmt: skip
 
 
 def _trak(data: bytes, trak: Box, track_id: int, edit: TrackEdit, duration: int) -> bytes:
@@ -49,7 +55,7 @@ def _trak(data: bytes, trak: Box, track_id: int, edit: TrackEdit, duration: int)
         if box.type == "tkhd":
             parts.append(_set_track_id(data, box, track_id))
             if edit.media_time is not None:
-                parts.append(make_box("edts", elst(edit.media_time, duration)))
+                parts.append(make_box("edts", elst(edit.media_time, max(duration - edit.delay, 0), edit.delay)))
         elif box.type != "edts":
             parts.append(data[box.start : box.end])
     return make_box("trak", b"".join(parts))
@@ -121,11 +127,13 @@ class SidxReference:
     starts_with_sap: bool = True
 
 
-def build_sidx(reference_id: int, timescale: int, earliest: int, refs: list[SidxReference]) -> bytes:
-    """A version 1 `sidx` placed right before the first `moof` (first_offset 0)."""
+def build_sidx(
+    reference_id: int, timescale: int, earliest: int, refs: list[SidxReference], first_offset: int = 0
+) -> bytes:
+    """A version 1 `sidx`; `first_offset` bytes lie between its end and the first subsegment's `moof`."""
     if len(refs) >= 2**16:
         raise Mp4Error(f"{len(refs)} subsegments do not fit one sidx")
-    body = struct.pack(">IIQQHH", reference_id, timescale, earliest, 0, 0, len(refs))
+    body = struct.pack(">IIQQHH", reference_id, timescale, earliest, first_offset, 0, len(refs))
     for ref in refs:
         if ref.size >= 2**31:
             raise Mp4Error(f"subsegment of {ref.size} bytes is too large for a sidx reference")

@@ -109,7 +109,8 @@ def extent_of(
     """Start and end (last pts + duration) of what a decoder presents.
 
     The start is ffprobe's stream start time when known: it already skips encoder priming, which MP4 marks
-    as discarded packets but Matroska stores as negative timestamps.
+    as discarded packets but Matroska stores as negative timestamps. It is never before the first packet:
+    the AVI demuxer reports 0 for every stream, even audio whose index starts it later (`dwStart`).
     """
     spans = [
         (int(r[0]), int(r[1]) if r[1].isdigit() else 0) for r in rows if _int(r[0]) is not None and "D" not in r[2]
@@ -118,7 +119,7 @@ def extent_of(
         return None
     first = float(min(p for p, _ in spans) * time_base)
     end = float(max(p + d for p, d in spans) * time_base)
-    return (start_time if start_time is not None else first), end
+    return (max(start_time, first) if start_time is not None else first), end
 
 
 def parse_packets(rows: list[PacketRow]) -> FrameIndex | None:

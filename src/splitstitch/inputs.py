@@ -7,26 +7,37 @@ probed format, then the probed streams against configurable limits.
 
 from __future__ import annotations
 
+import codecs
 import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from splitstitch.errors import InputError, ToolError
 from splitstitch.ffmpeg import run_ffmpeg
-from splitstitch.media import STILL_IMAGE_CODECS, MediaInfo, probe_frames, probe_streams
+from splitstitch.media import MediaInfo, probe_frames, probe_streams
 from splitstitch.source import MediaSource
 from splitstitch.timeline import FALLBACK_REMUX, rebuild_args
 
 log = logging.getLogger(__name__)
 
 SNIFF_BYTES = 4096
-# Demuxers that read other files or URLs named inside the input, or that are not media at all.
+MARKER_BYTES = 512
+# Demuxers that read other files or URLs named inside the input, or that are not media at all: what each is.
 REFUSED_FORMATS = {
-    "hls", "applehttp", "concat", "dash", "ffmetadata", "tee", "imf", "image2", "image2pipe",
-    "lavfi", "sdp", "rtsp", "srt", "webvtt", "ass", "tty", "mpl2", "subviewer", "subviewer1",
-    "jacosub", "microdvd", "sami", "realtext", "vplayer", "pjs", "stl", "lrc", "aqtitle",
+    "hls": "an HLS playlist", "applehttp": "an HLS playlist", "dash": "a DASH manifest", "imf": "an IMF playlist",
+    "concat": "an ffconcat script", "ffmetadata": "ffmetadata text", "tee": "a tee output list",
+    "image2": "an image file or numbered image sequence", "image2pipe": "piped images", "lavfi": "a filter graph",
+    "sdp": "an SDP session description", "rtsp": "an RTSP session", "tty": "text",
+    **dict.fromkeys(("srt", "webvtt", "ass", "mpl2", "subviewer", "subviewer1", "jacosub", "microdvd", "sami",
+                     "realtext", "vplayer", "pjs", "stl", "lrc", "aqtitle"), "subtitles or lyrics"),
 }  # fmt: skip
-TEXT_MARKERS = (b"#EXTM3U", b"ffconcat", b"#EXT-X", b"<?xml", b"<MPD", b"file '", b'file "')
+# Text that names other files: (marker within the first MARKER_BYTES, what a file holding it looks like).
+MARKERS = (
+    (b"#EXTM3U", "an HLS playlist"), (b"#EXT-X", "an HLS playlist"), (b"ffconcat", "an ffconcat script"),
+    (b"file '", "an ffconcat script"), (b'file "', "an ffconcat script"), (b"<MPD", "a DASH manifest"),
+    (b"<?xml", "an XML document"),
+)  # fmt: skip
+TEXT_MARKERS = tuple(marker for marker, _ in MARKERS)
 
 
 @dataclass(frozen=True)
@@ -40,28 +51,44 @@ class Limits:
     max_bytes: int = 100 * 10**9
 
 
-def looks_like_text(head: bytes) -> bool:
-    if any(marker in head[:512] for marker in TEXT_MARKERS):
-        return True
+def sniff(head: bytes) -> str | None:
+    """Why the first bytes of a file are text rather than media, or None: a marker of a playlist or script
+    near the start, or mostly printable UTF-8 (a character cut off at the end of `head` does not count)."""
+    for marker, kind in MARKERS:
+        if marker in head[:MARKER_BYTES]:
+            return f"looks like {kind} ({marker.decode()!r} in its first {MARKER_BYTES} bytes)"
     if not head:
-        return False
+        return None
     try:
-        text = head.decode("utf-8")
+        text = codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
     except UnicodeDecodeError:
-        return False
+        return None
     printable = sum(ch.isprintable() or ch in "\r\n\t" for ch in text)
-    return printable / len(text) > 0.95
+    if text and printable / len(text) > 0.95:
+        return f"is text ({printable / len(text):.0%} printable UTF-8 in its first {len(head)} bytes)"
+    return None
+
+
+def looks_like_text(head: bytes) -> bool:
+    return sniff(head) is not None
 
 
 def check_file(path: Path, limits: Limits) -> bytes:
-    """A local source: exists, a regular file, not empty, not too large; returns its first bytes."""
+    """A local source exists, is a regular file and can be read; returns its first bytes."""
     name = str(path)
-    if not path.exists():
-        raise InputError(name, "no such file")
+    try:
+        path.stat()
+    except FileNotFoundError:
+        raise InputError(name, "a symbolic link to a missing file" if path.is_symlink() else "no such file") from None
+    except OSError as exc:  # e.g. a folder on the way that may not be searched
+        raise InputError(name, f"cannot be examined: {exc.strerror or exc}") from None
     if not path.is_file():
-        raise InputError(name, "not a regular file")
-    with path.open("rb") as fh:
-        return fh.read(SNIFF_BYTES)
+        raise InputError(name, "is a folder, not a file" if path.is_dir() else "not a regular file")
+    try:
+        with path.open("rb") as fh:
+            return fh.read(SNIFF_BYTES)
+    except OSError as exc:
+        raise InputError(name, f"cannot be read: {exc.strerror or exc}") from None
 
 
 def check_head(name: str, size: int, head: bytes, limits: Limits) -> None:
@@ -70,23 +97,22 @@ def check_head(name: str, size: int, head: bytes, limits: Limits) -> None:
         raise InputError(name, "empty file")
     if size > limits.max_bytes:
         raise InputError(name, f"file is {size} bytes, over the limit of {limits.max_bytes}")
-    if looks_like_text(head):
-        kind = "a playlist or script" if any(m in head[:512] for m in TEXT_MARKERS) else "text"
-        raise InputError(name, f"is {kind}, not a video file (refused)")
+    reason = sniff(head)
+    if reason:
+        raise InputError(name, f"{reason}, not a video file (refused)")
 
 
 def check_streams(info: MediaInfo, limits: Limits) -> None:
     name = info.path
-    formats = set(info.format_name.split(","))
-    if formats & REFUSED_FORMATS:
-        raise InputError(name, f"format '{info.format_name}' is a playlist, script or image sequence (refused)")
+    refused = [REFUSED_FORMATS[f] for f in info.format_name.split(",") if f in REFUSED_FORMATS]
+    if refused:
+        raise InputError(name, f"ffprobe reads it as '{info.format_name}' ({refused[0]}), not a video file (refused)")
     video = info.video
-    if video is None:
-        raise InputError(name, "audio only: no video stream" if info.audio else "no video stream")
-    if video.codec in STILL_IMAGE_CODECS and (info.duration or 0) < 0.5:
-        raise InputError(name, f"is a still image ({video.codec}), not a video")
+    if video is None:  # streams flagged as attached pictures are not video (media.parse_streams skips them)
+        what = "audio only: no video stream" if info.audio else "no audio or video stream"
+        raise InputError(name, f"{what} other than cover art")
     if video.width <= 0 or video.height <= 0:
-        raise InputError(name, "video stream has no dimensions")
+        raise InputError(name, f"ffprobe gives its video stream no dimensions ({video.width}x{video.height})")
     if video.width > limits.max_width or video.height > limits.max_height:
         raise InputError(
             name, f"{video.width}x{video.height} is over the limit of {limits.max_width}x{limits.max_height}"
@@ -94,7 +120,8 @@ def check_streams(info: MediaInfo, limits: Limits) -> None:
     if video.width * video.height > limits.max_pixels:
         raise InputError(name, f"{video.width}x{video.height} has more than {limits.max_pixels} pixels per frame")
     if info.duration is not None and info.duration > limits.max_duration_s:
-        raise InputError(name, f"duration {info.duration:.0f} s is over the limit of {limits.max_duration_s:.0f} s")
+        raise InputError(name, f"its header gives a duration of {info.duration:.0f} s, over the limit of "
+                               f"{limits.max_duration_s:.0f} s")  # fmt: skip
 
 
 def check_frames(info: MediaInfo, limits: Limits) -> None:
@@ -124,6 +151,13 @@ def check_frames(info: MediaInfo, limits: Limits) -> None:
     seconds = info.video_seconds()
     if seconds > limits.max_duration_s:
         raise InputError(name, f"duration {seconds:.0f} s is over the limit of {limits.max_duration_s:.0f} s")
+
+
+def ffprobe_said(exc: ToolError, source: MediaSource) -> str:
+    """ffprobe's last line of complaint, without its `[demuxer @ 0x...]` prefix or the file's URL."""
+    lines = exc.stderr_tail.strip().splitlines()
+    last = lines[-1].split("] ")[-1] if lines else f"exit status {exc.returncode}, no message"
+    return last.removeprefix(f"{source.url}: ")
 
 
 def rebuild_timeline(
@@ -180,7 +214,8 @@ def open_source(
         check_streams(info, limits)
         info = probe_frames(info, source, parallel=parallel)
     except ToolError as exc:
-        last = exc.stderr_tail.strip().splitlines()[-1] if exc.stderr_tail.strip() else "unreadable"
-        raise InputError(source.name, f"not a readable video ({last.split('] ')[-1]})") from None
+        if exc.timed_out:
+            raise
+        raise InputError(source.name, f"ffprobe cannot read it: {ffprobe_said(exc, source)}") from None
     check_frames(info, limits)
     return info

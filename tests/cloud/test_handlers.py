@@ -74,7 +74,7 @@ def test_prepare_refuses_a_corrupt_upload(stack: Stack, tmp_path: Path, lambda_c
     upload(stack, bad, "uploads/broken.mp4")  # the notification runs the prepare handler
     (job,) = [k[len("jobs/") : -len(".json")] for k in stack.keys("jobs/")]
     status = stack.json(contract.status_key(job))
-    assert status["state"] == "failed" and "not a readable video" in status["reason"], status
+    assert status["state"] == "failed" and "ffprobe cannot read it" in status["reason"], status
     assert status["reason"].startswith("uploads/broken.mp4: ") and "\n" not in status["reason"]
     assert stack.sfn.list_executions(stateMachineArn=stack.state_machine_arn)["executions"] == []
     assert stack.keys("outputs/") == [] and stack.keys(contract.work_prefix(job)) == []

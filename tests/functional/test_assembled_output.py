@@ -101,6 +101,7 @@ def test_sidx_indexes_every_byte_after_the_head(kind: str, outputs) -> None:
     data = out.read_bytes()
     boxes = list(fmp4.iter_boxes(data))
     assert [b.type for b in boxes[:3]] == ["ftyp", "moov", "sidx"]
+    assert boxes[3].type in ("sidx", "moof")  # with audio, the audio track's sidx follows the video's
     sidx = boxes[2]
     version = data[sidx.body]
     assert version == 1
@@ -153,12 +154,10 @@ def test_matroska_and_webm_outputs_are_remuxed_and_checked(codec: str, name: str
     assert [p.name for p in tmp_path.iterdir()] == [name]  # no partial or work files left beside it
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the sidx indexes only the video track, and ffmpeg gives a track without a sidx "
-    "the video's duration; mehd and the edit lists end at the last audio fragment's start, not its end",
-)
 def test_audio_that_outlasts_the_video_keeps_its_declared_duration(tmp_path: Path) -> None:
+    """The audio track has its own sidx, and mehd/edit lists end where the last audio sample ends. ffprobe
+    counts a fragmented file's duration from its samples, the encoder priming the edit list hides included
+    (1024 samples; ffmpeg's own fragmented output of the source declares 4.567 s), hence one AAC frame more."""
     source, out = tmp_path / "long_audio.mp4", tmp_path / "out.mp4"
     subprocess.run([binaries().ffmpeg, "-nostdin", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=160x120:rate=30:d=3",
                     "-f", "lavfi", "-i", "sine=d=4.5:sample_rate=48000", "-c:v", "libx264", "-preset", "veryfast",
@@ -167,4 +166,4 @@ def test_audio_that_outlasts_the_video_keeps_its_declared_duration(tmp_path: Pat
     assert abs(audio_seconds(out, 0) - audio_seconds(source, 0)) <= 0.020  # every sample is there...
     declared = [float(probe(p, "-select_streams", "a:0", "-show_entries", "stream=duration")["streams"][0]["duration"])
                 for p in (source, out)]  # fmt: skip
-    assert abs(declared[1] - declared[0]) <= 0.020, declared  # ...and the file says so
+    assert abs(declared[1] - declared[0]) <= 0.020 + 1024 / 48000, declared  # ...and the file says so

@@ -85,7 +85,8 @@ def test_written_output_shows_every_frame_once_on_the_source_timeline() -> None:
 
 
 def _sidx(lay: Layout) -> bytes:
-    (box,) = [b for b in fmp4.iter_boxes(lay.head) if b.type == "sidx"]
+    """The video track's sidx (the first one)."""
+    box = next(b for b in fmp4.iter_boxes(lay.head) if b.type == "sidx")
     return lay.head[box.start : box.end]
 
 
@@ -98,11 +99,14 @@ def test_audio_fragments_go_after_the_segment_they_start_in_and_sidx_covers_them
     ]  # fmt: skip
     assert [p.patch.first_sequence for p in lay.pieces] == list(range(1, 9))
     audio_patch = lay.pieces[1].patch
-    assert audio_patch.shifts == {1: 960} and audio_patch.track_ids == {1: 2} and audio_patch.cts_shift == 0
+    assert audio_patch.shifts == {} and audio_patch.track_ids == {1: 2} and audio_patch.cts_shift == 0
+    # the 20 ms delay is an empty edit before the audio track's media (its samples keep their times)
+    assert fmp4.tracks(lay.head)[1].edit_delay_s == 0.02
     sidx = _sidx(lay)
-    assert lay.head.endswith(sidx)
+    boxes = [b for b in fmp4.iter_boxes(lay.head) if b.type == "sidx"]
+    assert len(boxes) == 2 and lay.head.endswith(lay.head[boxes[1].start : boxes[1].end])  # video's, then audio's
     _, _, timescale, earliest, first_offset, _, count = struct.unpack_from(">IIIQQHH", sidx, 8)
-    assert (timescale, earliest, first_offset, count) == (90000, 2 * STEP, 0, 3)
+    assert (timescale, earliest, first_offset, count) == (90000, 2 * STEP, boxes[1].size, 3)
     refs = [struct.unpack_from(">III", sidx, 40 + 12 * n)[:2] for n in range(count)]
     sizes = [p.size for p in lay.pieces]
     assert refs == [(sum(sizes[0:3]), 4 * STEP), (sum(sizes[3:6]), 3 * STEP), (sum(sizes[6:]), 2 * STEP)]

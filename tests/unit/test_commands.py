@@ -124,7 +124,7 @@ def test_each_codec(settings: Settings, bit_depth: int, expected: dict[str, str]
     assert ("-tag:v" in args) == (settings.codec == "h265")
 
 
-AUDIO_COPY = AudioPlan((1,), "copy", "aac", ("128k",), 0.0, 0.0, 0.0, 10.0)
+AUDIO_COPY = AudioPlan((1,), "copy", "aac", ("128k",), 0.0, 0.0, (), 10.0)
 
 
 def test_audio_copy() -> None:
@@ -137,10 +137,12 @@ def test_audio_copy() -> None:
 
 def test_audio_encode_two_tracks_and_trim() -> None:
     plan = replace(AUDIO_COPY, stream_indexes=(2, 1), mode="encode", bitrates=("128k", "384k"), trim_start_s=0.5,
-                   video_start_s=0.52, fragment_s=2.5)  # fmt: skip
+                   trim_samples=(24960, 22932), fragment_s=2.5)  # fmt: skip
     assert audio_args(plan, LOCAL, Path("/w/a.mp4")) == [
-        "-protocol_whitelist", "file", "-ss", "0.520000", "-threads", "1", "-i", "file:/in/s.mp4",
-        "-map", "0:2", "-map", "0:1", "-f", "mp4", "-b:a:0", "128k", "-b:a:1", "384k", "-c:a", "aac", "-dn",
+        "-protocol_whitelist", "file", "-threads", "1", "-i", "file:/in/s.mp4", "-filter_complex",
+        "[0:2]atrim=start_pts=24960[s0];[s0]asetpts=PTS-24960[s1];[0:1]atrim=start_pts=22932[s2];"
+        "[s2]asetpts=PTS-22932[s3]", "-map", "[s1]", "-map", "[s3]",
+        "-f", "mp4", "-b:a:0", "128k", "-b:a:1", "384k", "-c:a", "aac", "-dn",
         "-frag_duration", "2500000", "-map_metadata", "-1", "-movflags", "+frag_custom+delay_moov+default_base_moof",
         "-sn", "-vn", "/w/a.mp4",
     ]  # fmt: skip
@@ -155,7 +157,7 @@ def test_plan_audio_copies_what_fits_and_trims_or_delays_to_keep_the_offset() ->
     info = media(audios=(audio(1, "aac"), audio(2, "opus", channels=6)))
     mp4 = output_format("h264", Path("o.mp4"))
     copy = plan_audio(info, Settings(), mp4, fragment_s=4.0)
-    assert copy == AudioPlan((1,), "copy", "aac", ("128k",), 0.0, 0.0, 0.0, 4.0)
+    assert copy == AudioPlan((1,), "copy", "aac", ("128k",), 0.0, 0.0, (), 4.0)
     both = plan_audio(info, Settings(audio_tracks="all"), mp4)
     assert both and (both.mode, both.codec, both.bitrates) == ("encode", "aac", ("128k", "384k"))
     mkv = plan_audio(info, Settings(audio_tracks="1"), output_format("h264", Path("o.mkv")))

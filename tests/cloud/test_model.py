@@ -13,6 +13,7 @@ from splitstitch.job import Job
 from splitstitch.settings import Settings
 from splitstitch.source import MediaSource
 from splitstitch.stages import prepare
+from splitstitch.storage import LocalStorage
 from splitstitch_cloud import contract as layout
 from splitstitch_cloud import cost
 from splitstitch_cloud.jobs import failure_reason
@@ -20,9 +21,10 @@ from splitstitch_cloud.steps import Deployment
 
 
 @pytest.mark.parametrize("kind", ["cfr", "vfr", "two_audio"])
-def test_job_and_tasks_round_trip_through_json(samples, kind: str) -> None:
+def test_job_and_tasks_round_trip_through_json(samples, kind: str, tmp_path: Path) -> None:
     source = MediaSource.local(samples(kind))
-    job = prepare("j", source, Settings(), output_format("h264", Path("x.mp4")), Deployment().fanout())
+    job = prepare("j", source, Settings(), output_format("h264", Path("x.mp4")), Deployment().fanout(),
+                  store=LocalStorage(tmp_path), work=tmp_path)  # fmt: skip
     assert Job.from_dict(json.loads(json.dumps(job.to_dict()))) == job
     task = job.segment_task(len(job.plan.segments) - 1)
     assert SegmentTask.from_dict(json.loads(json.dumps(task.to_dict()))) == task

@@ -55,9 +55,13 @@ def test_later_audio_is_delayed_at_mux_and_starts_at_zero_when_encoded() -> None
     assert plan and plan.mode == "encode" and plan.delay_s == 0.25 and plan.trim_start_s == 0.0
     args = audio_args(plan, SRC, Path("/w/a.m4a"))
     assert args[args.index("-filter_complex") + 1] == "[0:1]asetpts=PTS-STARTPTS[s0]"
-    copied = plan_audio(media(audios=(audio(start=0.25),)), Settings(), MP4)
-    assert copied and copied.mode == "copy" and copied.delay_s == 0.25
-    assert "-filter_complex" not in audio_args(copied, SRC, Path("/w/a.m4a"))
+    # AAC that would fit is encoded too: the audio job's output must start at 0, and a copied stream keeps its
+    # own start (ffmpeg writes it as an empty edit of the audio job's output)
+    late_aac = plan_audio(media(audios=(audio(start=0.25),)), Settings(), MP4)
+    assert late_aac and late_aac.mode == "encode" and late_aac.delay_s == 0.25
+    aligned = plan_audio(media(audios=(audio(start=0.0),)), Settings(), MP4)
+    assert aligned and aligned.mode == "copy"
+    assert "-filter_complex" not in audio_args(aligned, SRC, Path("/w/a.m4a"))
 
 
 def test_where_a_track_starts_comes_from_its_packets() -> None:

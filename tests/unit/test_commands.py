@@ -165,7 +165,7 @@ def test_plan_audio_copies_what_fits_and_trims_or_delays_to_keep_the_offset() ->
     early = plan_audio(media(audios=(audio(start=-0.5),)), Settings(), mp4)
     assert early and (early.mode, early.trim_start_s, early.delay_s) == ("encode", 0.5, 0.0)
     late = plan_audio(media(audios=(audio(start=0.25),)), Settings(), mp4)
-    assert late and (late.mode, late.trim_start_s, late.delay_s) == ("copy", 0.0, 0.25)
+    assert late and (late.mode, late.trim_start_s, late.delay_s) == ("encode", 0.0, 0.25)  # output starts at 0
     assert plan_audio(media(audios=(audio(),)), Settings(audio_tracks="none"), mp4) is None
     assert AudioPlan.from_dict(late.to_dict()) == late
 

@@ -250,6 +250,16 @@ def sample_entry(init: bytes, track_id: int) -> tuple[str, int, int]:
     raise fmp4.Mp4Error(f"no track {track_id} in the init")
 
 
+def track_extent(runs: list[fmp4.Run], track: fmp4.TrackInfo) -> tuple[float, float] | None:
+    """Where a track's presentation starts and ends, in seconds: its edit list starts it at media_time
+    (samples before it, encoder priming, are not shown) after any empty edits (a delay)."""
+    spans = [(pts, pts + d) for r in runs for pts, d in zip(r.presentation_times(), r.durations, strict=True)]
+    if not spans:
+        return None
+    delay, skip, scale = track.edit_delay_s, track.edit_media_time, track.timescale
+    return delay + max(min(a for a, _ in spans) - skip, 0) / scale, delay + (max(b for _, b in spans) - skip) / scale
+
+
 def output_info(name: str, size: int, init: bytes, timeline: OutputTimeline, pix_fmt: str, bit_depth: int) -> MediaInfo:
     """The output as its bytes say it is: what `verify.compare` checks against the source."""
     tracks = {t.track_id: t for t in fmp4.tracks(init)}
@@ -266,15 +276,10 @@ def output_info(name: str, size: int, init: bytes, timeline: OutputTimeline, pix
     video_info = VideoInfo(0, codec, width, height, pix_fmt, bit_depth, tb, None, 0, len(samples))
     audio, extents = [], []
     for n, track in enumerate(t for t in tracks.values() if t.handler == "soun"):
-        runs = timeline.runs.get(track.track_id, [])
         a_codec, channels, rate = sample_entry(init, track.track_id)
-        spans = [(pts, pts + d) for r in runs for pts, d in zip(r.presentation_times(), r.durations, strict=True)]
-        # the edit list starts presentation at media_time: samples before it (encoder priming) are not shown;
-        # empty edits before that delay the whole track
-        delay = track.edit_delay_s
-        start = delay + max(min(a for a, _ in spans) - track.edit_media_time, 0) / track.timescale if spans else 0.0
-        end = delay + (max(b for _, b in spans) - track.edit_media_time) / track.timescale if spans else 0.0
+        extent = track_extent(timeline.runs.get(track.track_id, []), track)
+        start, end = extent or (0.0, 0.0)
         audio.append(AudioInfo(1 + n, a_codec, channels, None, rate, start, end - start, Fraction(1, track.timescale)))
-        if spans:
+        if extent:
             extents.append((1 + n, start, end))
     return MediaInfo(name, size, "mp4", None, 0.0, video_info, tuple(audio), frames, size, tuple(extents))

@@ -18,7 +18,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +37,19 @@ log = logging.getLogger(__name__)
 
 OFFSET_TOLERANCE_S = 0.001
 AUDIO_FRAGMENTED = "+frag_custom+delay_moov+default_base_moof"
-INIT_NAME, FRAGMENTS_NAME, RESULT_NAME = "audio/init.mp4", "audio/fragments.m4s", "audio/result.json"
+MAIN = "main"  # the audio of a single-file output; streaming renditions are named for their track and layout
+
+
+def init_name(name: str = MAIN) -> str:
+    return f"audio/{name}/init.mp4"
+
+
+def fragments_name(name: str = MAIN) -> str:
+    return f"audio/{name}/fragments.m4s"
+
+
+def result_name(name: str = MAIN) -> str:
+    return f"audio/{name}/result.json"
 
 
 @dataclass(frozen=True)
@@ -50,6 +62,9 @@ class AudioPlan:
     delay_s: float  # seconds of delay at assembly (audio began after the video)
     trim_samples: tuple[int, ...]  # per track: decoded samples before the first video frame (when trimming)
     fragment_s: float  # about one segment: how the audio interleaves with the video
+    name: str = MAIN
+    channels: int | None = None  # downmix (or keep) to this many channels; None keeps the source's
+    pad_samples: tuple[int, ...] = ()  # per track: silence before the first sample (streaming renditions)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -122,6 +137,23 @@ def plan_audio(info: MediaInfo, settings: Settings, fmt: OutputFormat, fragment_
     )
 
 
+def plan_renditions(info: MediaInfo, settings: Settings, fragment_s: float) -> tuple[AudioPlan, ...]:
+    """Streaming audio: every chosen track once as AAC stereo, and once more as AAC 5.1 where it has 5.1 or
+    more; each starts with the video (a later start is padded with silence: players ignore edit lists)."""
+    aac = OutputFormat("mp4", ".mp4", "aac", frozenset())
+    plans: list[AudioPlan] = []
+    for n in settings.audio_track_numbers(len(info.audio)):
+        track = info.audio[n]
+        one = plan_audio(info, replace(settings, audio_tracks=str(n)), aac, fragment_s)
+        assert one is not None
+        pad = (round(one.delay_s * track.sample_rate),) if one.delay_s else ()
+        base = replace(one, mode="encode", codec="aac", delay_s=0.0, pad_samples=pad)
+        plans.append(replace(base, name=f"a{n}-stereo", channels=2, bitrates=(settings.audio_bitrate or "128k",)))
+        if track.channels >= 6:
+            plans.append(replace(base, name=f"a{n}-5.1", channels=6, bitrates=(settings.audio_bitrate or "384k",)))
+    return tuple(plans)
+
+
 def audio_args(plan: AudioPlan, source: MediaSource, output: Path) -> list[str]:
     stream = input_stream(source, {"threads": 1})
     streams = [stream[str(i)] for i in plan.stream_indexes]
@@ -134,6 +166,8 @@ def audio_args(plan: AudioPlan, source: MediaSource, output: Path) -> list[str]:
         # Encoded audio starts at 0, so the encoder's priming falls before 0 and is marked to be skipped; a
         # stream that starts later keeps its offset to the video as `delay_s`, applied at assembly.
         streams = [s.filter("asetpts", "PTS-STARTPTS") for s in streams]
+    if plan.pad_samples:  # a rendition that starts with the video: the delay becomes silence
+        streams = [s.filter("adelay", delays=f"{n}S", all=1) for s, n in zip(streams, plan.pad_samples, strict=True)]
     options: dict[str, str | int | None] = {"vn": None, "sn": None, "dn": None, "map_metadata": -1}
     if plan.mode == "copy":
         options["c:a"] = "copy"
@@ -143,6 +177,8 @@ def audio_args(plan: AudioPlan, source: MediaSource, output: Path) -> list[str]:
             options[f"b:a:{n}"] = bitrate
         if plan.codec == "opus":
             options["ar"] = 48000
+        if plan.channels:
+            options["ac"] = plan.channels
     options |= {"movflags": AUDIO_FRAGMENTED, "frag_duration": round(plan.fragment_s * 1e6), "f": "mp4"}
     return compile_args(*streams, output=output, options=options)
 

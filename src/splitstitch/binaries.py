@@ -13,7 +13,7 @@ FFMPEG_ENV = "SPLITSTITCH_FFMPEG"
 FFPROBE_ENV = "SPLITSTITCH_FFPROBE"
 AV1_DECODER_ENV = "SPLITSTITCH_AV1_DECODER"
 # Codecs the default static ffmpeg can encode but not decode in software (its `av1` decoder needs hwaccel).
-NEEDS_OTHER_DECODER = {"av1"}
+NEEDS_OTHER_DECODER = {"av1", "dash"}  # "dash": the static build has no DASH demuxer either
 
 
 @dataclass(frozen=True)
@@ -52,8 +52,9 @@ def binaries() -> Binaries:
 
 @lru_cache(maxsize=4)
 def decoder_ffmpeg(codec: str) -> str | None:
-    """The ffmpeg that can decode `codec`: the default one, or for AV1 an ffmpeg with dav1d/libaom
-    (`SPLITSTITCH_AV1_DECODER`, else the imageio-ffmpeg wheel). None when there is none."""
+    """The ffmpeg that can decode `codec` (or read "dash" manifests): the default one, or for AV1 and DASH an
+    ffmpeg with dav1d/libaom and the dash demuxer (`SPLITSTITCH_AV1_DECODER`, else the imageio-ffmpeg wheel).
+    None when there is none."""
     if codec not in NEEDS_OTHER_DECODER:
         return binaries().ffmpeg
     if os.environ.get(AV1_DECODER_ENV):

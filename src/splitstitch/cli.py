@@ -16,29 +16,23 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from splitstitch import __version__
-from splitstitch.codecs import CODECS, X264_PRESETS
 from splitstitch.errors import SplitstitchError, VerificationError
 from splitstitch.inputs import Limits
+from splitstitch.options import STREAM_SUFFIXES, add_settings_arguments, settings_from_args
 from splitstitch.progress import SILENT, Progress, Snapshot, Tracker
-from splitstitch.settings import Settings
 
 log = logging.getLogger("splitstitch")
 Command = Callable[[argparse.Namespace], int]
 
 
 def add_transcode(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("transcode", help="split, encode in parallel and stitch one file locally")
+    p = sub.add_parser("transcode", help="split, encode in parallel and stitch one file (or package HLS/DASH)")
     p.add_argument("source", type=Path)
-    p.add_argument("-o", "--output", type=Path, required=True, help="output file; its extension picks the container")
-    p.add_argument("--codec", choices=CODECS, default="h264")
-    p.add_argument("--crf", type=int, help="quality (default per codec: h264 23, h265 28, vp9 32, av1 35)")
-    p.add_argument("--preset", choices=X264_PRESETS, default="medium", help="x264 names, mapped for vp9/av1")
-    p.add_argument("--height", type=int, help="scale to this height keeping the aspect ratio (never upscales)")
-    p.add_argument("--audio-bitrate", help="e.g. 128k; given, audio is always re-encoded")
-    p.add_argument("--audio-tracks", default="0", help="'0' (default), '0,1', 'all' or 'none'")
-    p.add_argument("--segment-seconds", type=float, help="segment length (default: planned for the workers)")
-    p.add_argument("--verify", choices=("joins", "full"), default="joins",
-                   help="joins (default): each segment's first frames are decoded, every byte parsed; full: every frame decoded")
+    p.add_argument("-o", "--output", type=Path, required=True,
+                   help="output file (its extension picks the container), or a folder for --format; "
+                        "a .m3u8 or .mpd name picks the format and the folder it is in")  # fmt: skip
+    add_settings_arguments(p)
+    p.add_argument("--force", action="store_true", help="streaming: replace a folder that is not empty")
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="parallel encoders (default: cores)")
     p.add_argument("--report", type=Path, help="write the JSON job report here")
     p.add_argument("--work-dir", type=Path, help="where temporary files go (default: system temp)")
@@ -142,15 +136,15 @@ class ProgressView:
 def cmd_transcode(args: argparse.Namespace) -> int:
     from splitstitch.pipeline import transcode, write_report
 
-    settings = Settings(
-        codec=args.codec, crf=args.crf, preset=args.preset, height=args.height, audio_bitrate=args.audio_bitrate,
-        audio_tracks=args.audio_tracks, segment_seconds=args.segment_seconds, verify=args.verify,
-    )  # fmt: skip
+    settings = settings_from_args(args, args.output)
+    output, entry = args.output, None
+    if settings.streaming and args.output.suffix.lower() in STREAM_SUFFIXES:
+        output, entry = args.output.parent, args.output.name
     limits = Limits(max_width=args.max_width, max_height=args.max_height, max_duration_s=args.max_duration)
     view = ProgressView(args.quiet, sys.stderr)
     try:
-        result = transcode(args.source, args.output, settings, workers=args.workers, limits=limits,
-                           work_root=args.work_dir, progress=view.progress)  # fmt: skip
+        result = transcode(args.source, output, settings, workers=args.workers, limits=limits, work_root=args.work_dir,
+                           progress=view.progress, force=args.force, entry=entry)  # fmt: skip
         view.finish()
     except VerificationError as exc:
         if args.report and exc.report:

@@ -39,16 +39,25 @@ ROTATION_FILTERS = {90: "transpose=cclock", 180: "hflip,vflip", 270: "transpose=
 FRAGMENTED = "+empty_moov+default_base_moof+frag_custom"  # one init with no samples, then the fragments
 
 
-def fragment_name(index: int) -> str:
+def _folder(rung: str | None) -> str:
+    return f"segments/{rung}" if rung else "segments"
+
+
+def fragment_name(index: int, rung: str | None = None) -> str:
     """The stored fragments of segment `index` (moof + mdat), locally and under the cloud's work/<job>/."""
-    return f"segments/{index:05d}.m4s"
+    return f"{_folder(rung)}/{index:05d}.m4s"
 
 
-def result_name(index: int) -> str:
-    return f"segments/{index:05d}.json"
+def result_name(index: int, rung: str | None = None) -> str:
+    return f"{_folder(rung)}/{index:05d}.json"
 
 
-INIT_NAME = "segments/init.mp4"  # segment 0's init; every other segment's init must hash the same
+def init_name(rung: str | None = None) -> str:
+    """Segment 0's init; every other segment's init must hash the same."""
+    return f"{_folder(rung)}/init.mp4"
+
+
+INIT_NAME = init_name()
 
 
 @dataclass(frozen=True)
@@ -62,16 +71,18 @@ class SegmentTask:
     threads: int
     timescale: int  # output video track timescale (the source time base's denominator)
     verify: VerifyMode = "full"
+    rung: str | None = None  # streaming: which rung of the ladder (settings carry its height and cap)
 
     def to_dict(self) -> dict[str, Any]:
         return {"segment": asdict(self.segment), "video": self.video.to_dict(), "source_start": self.source_start,
                 "settings": self.settings.to_dict(), "threads": self.threads, "timescale": self.timescale,
-                "verify": self.verify}  # fmt: skip
+                "verify": self.verify, "rung": self.rung}  # fmt: skip
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> SegmentTask:
         return cls(Segment(**d["segment"]), VideoInfo.from_dict(d["video"]), d["source_start"],
-                   Settings.from_dict(d["settings"]), d["threads"], d["timescale"], d.get("verify", "full"))  # fmt: skip
+                   Settings.from_dict(d["settings"]), d["threads"], d["timescale"], d.get("verify", "full"),
+                   d.get("rung"))  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -128,9 +139,12 @@ def encoder_options(settings: Settings, video: VideoInfo, threads: int) -> dict[
         pools = f"pools={threads}:frame-threads={threads}"
         options |= {"preset": preset, "crf": crf, "x265-params": f"{pools}:open-gop=0:log-level=error"}
     elif settings.codec == "vp9":
-        options |= {"crf": crf, "b:v": 0, "deadline": "good", "cpu-used": VP9_CPU_USED[preset], "row-mt": 0}
+        cap = f"{settings.maxrate_kbps}k" if settings.maxrate_kbps else 0  # constrained quality under a cap
+        options |= {"crf": crf, "b:v": cap, "deadline": "good", "cpu-used": VP9_CPU_USED[preset], "row-mt": 0}
     else:
         options |= {"crf": crf, "preset": SVT_PRESET[preset], "svtav1-params": f"lp={threads}"}
+    if settings.maxrate_kbps:
+        options |= {"maxrate": f"{settings.maxrate_kbps}k", "bufsize": f"{2 * settings.maxrate_kbps}k"}
     tag = codec_tag(settings.codec, "mp4")
     return options | {"threads": threads, "pix_fmt": output_pix_fmt(settings, video)} | ({"tag:v": tag} if tag else {})
 
@@ -199,7 +213,8 @@ def encode_segment(
 ) -> tuple[EncodedSegment, Path, bytes]:  # fmt: skip
     """Encode and check one segment; returns its result, the file of its fragments and its init bytes."""
     segment = task.segment
-    output = work / f"encoded_{segment.name}.mp4"
+    tag = f"{task.rung}_{segment.name}" if task.rung else segment.name
+    output = work / f"encoded_{tag}.mp4"
     started = time.perf_counter()
     run_ffmpeg(encode_args(task, source, output), timeout=timeout, on_progress=on_progress)
     seconds = time.perf_counter() - started
@@ -211,7 +226,7 @@ def encode_segment(
     if not check.ok:
         raise SegmentMismatchError(f"segment {segment.name} does not decode cleanly: {check.detail}")
     check_seconds = time.perf_counter() - check_started
-    fragments = work / f"fragments_{segment.name}.m4s"
+    fragments = work / f"fragments_{tag}.m4s"
     fragments.write_bytes(split.fragments)
     output.unlink()
     result = EncodedSegment(

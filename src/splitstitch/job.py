@@ -7,12 +7,13 @@ a self-contained task cut from it (`segment_task`), so no encoder needs to read 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from splitstitch.audio import AudioPlan
 from splitstitch.codecs import OutputFormat
 from splitstitch.encode import SegmentTask, output_pix_fmt, timescale_of
+from splitstitch.ladder import Rung
 from splitstitch.media import MediaInfo
 from splitstitch.plan import Fanout, Plan
 from splitstitch.settings import Settings
@@ -31,6 +32,8 @@ class Job:
     audio: AudioPlan | None
     fanout: Fanout
     rebuilt: str | None = None  # storage name of a copy with one rebuilt timeline, which encoders read instead
+    rungs: tuple[Rung, ...] = ()  # streaming: the ladder (every segment is encoded once per rung)
+    renditions: tuple[AudioPlan, ...] = ()  # streaming: the audio renditions (each encoded once)
     created: float = field(default_factory=time.time)
 
     @property
@@ -47,17 +50,29 @@ class Job:
     def output_bit_depth(self) -> int:
         return 10 if "10" in self.output_pix_fmt else 8
 
-    def segment_task(self, index: int) -> SegmentTask:
+    def segment_task(self, index: int, rung: Rung | None = None) -> SegmentTask:
         assert self.info.video
-        return SegmentTask(self.plan.segments[index], self.info.video, self.info.start_time, self.settings,
-                           self.plan.encoder_threads, self.timescale, self.settings.verify)  # type: ignore[arg-type]  # fmt: skip
+        settings = self.settings
+        if rung is not None:
+            settings = replace(settings, height=rung.height, maxrate_kbps=rung.maxrate_kbps)
+        return SegmentTask(self.plan.segments[index], self.info.video, self.info.start_time, settings,
+                           self.plan.encoder_threads, self.timescale, self.settings.verify,  # type: ignore[arg-type]
+                           rung.name if rung else None)  # fmt: skip
+
+    def tasks(self) -> list[SegmentTask]:
+        """Every encode of the job, longest segment first (each rung of a ladder in turn)."""
+        return [self.segment_task(s.index, rung) for s in self.plan.longest_first() for rung in (self.rungs or (None,))]
+
+    def audio_plans(self) -> tuple[AudioPlan, ...]:
+        return self.renditions or ((self.audio,) if self.audio else ())
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "version": JOB_VERSION, "id": self.id, "source": self.source, "settings": self.settings.to_dict(),
             "output": self.output.to_dict(), "info": self.info.to_dict(), "plan": self.plan.to_dict(),
             "audio": self.audio.to_dict() if self.audio else None, "fanout": self.fanout.to_dict(),
-            "rebuilt": self.rebuilt, "created": self.created,
+            "rebuilt": self.rebuilt, "rungs": [r.to_dict() for r in self.rungs],
+            "renditions": [a.to_dict() for a in self.renditions], "created": self.created,
         }  # fmt: skip
 
     @classmethod
@@ -66,5 +81,8 @@ class Job:
             id=d["id"], source=d["source"], settings=Settings.from_dict(d["settings"]),
             output=OutputFormat.from_dict(d["output"]), info=MediaInfo.from_dict(d["info"]),
             plan=Plan.from_dict(d["plan"]), audio=AudioPlan.from_dict(d["audio"]),
-            fanout=Fanout.from_dict(d["fanout"]), rebuilt=d.get("rebuilt"), created=d["created"],
+            fanout=Fanout.from_dict(d["fanout"]), rebuilt=d.get("rebuilt"),
+            rungs=tuple(Rung.from_dict(r) for r in d.get("rungs", [])),
+            renditions=tuple(a for a in (AudioPlan.from_dict(r) for r in d.get("renditions", [])) if a),
+            created=d["created"],
         )  # fmt: skip

@@ -19,15 +19,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from splitstitch import stages
+from splitstitch import stages, streaming
+from splitstitch.audio import MAIN, AudioPlan
 from splitstitch.codecs import output_format
-from splitstitch.encode import EncodedSegment
+from splitstitch.encode import EncodedSegment, SegmentTask
 from splitstitch.errors import ToolError, UsageError, VerificationError
 from splitstitch.inputs import Limits, check_file
 from splitstitch.job import Job
 from splitstitch.plan import Fanout
 from splitstitch.progress import SILENT, Progress
-from splitstitch.report import StageTimer, build_report, write_json_atomic
+from splitstitch.report import StageTimer, build_report, build_stream_report, write_json_atomic
 from splitstitch.settings import Settings
 from splitstitch.source import MediaSource
 from splitstitch.stitch import remux
@@ -90,35 +91,39 @@ def _with_retry(run: Callable[[], Any], what: str) -> Any:
 def run_pool(
     job: Job, source: MediaSource, store: LocalStorage, work: Path, workers: int, timer: StageTimer,
     progress: Progress,
-) -> list[EncodedSegment]:  # fmt: skip
-    """Audio first (one job, whole file), then segments longest first; the first failure cancels the rest."""
-    done: dict[int, EncodedSegment] = {}
+) -> None:  # fmt: skip
+    """Audio first (each plan once, whole file), then every segment (of every rung) longest first; the first
+    failure cancels the rest."""
 
-    def audio_job() -> None:
-        assert job.audio
-        started, reporter = time.perf_counter(), progress.reporter("audio")
-        _with_retry(lambda: stages.encode_audio(job.audio, source, store, work, reporter), "audio")  # type: ignore[arg-type]
+    def audio_job(plan: AudioPlan) -> None:
+        started, reporter = time.perf_counter(), progress.reporter(audio_key(plan))
+        _with_retry(lambda: stages.encode_audio(plan, source, store, work, reporter), f"audio {plan.name}")
         timer.add("audio", time.perf_counter() - started)
 
-    def segment_job(index: int) -> EncodedSegment:
-        task, reporter = job.segment_task(index), progress.reporter(job.plan.segments[index].name)
-        return _with_retry(lambda: stages.encode_segment(task, source, store, work, reporter), f"segment {index:05d}")
+    def segment_job(task: SegmentTask) -> EncodedSegment:
+        reporter = progress.reporter(task_key(task))
+        return _with_retry(lambda: stages.encode_segment(task, source, store, work, reporter), f"segment {task_key(task)}")
 
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="encode") as pool:
-        futures: list[Future[Any]] = [pool.submit(audio_job)] if job.audio else []
-        futures += [pool.submit(segment_job, s.index) for s in job.plan.longest_first()]
+        futures: list[Future[Any]] = [pool.submit(audio_job, plan) for plan in job.audio_plans()]
+        futures += [pool.submit(segment_job, task) for task in job.tasks()]
         pending = set(futures)
         try:
             while pending:
-                finished, pending = wait(pending, return_when=FIRST_EXCEPTION)
-                for future in finished:
-                    result = future.result()
-                    if isinstance(result, EncodedSegment):
-                        done[result.index] = result
+                _, pending = wait(pending, return_when=FIRST_EXCEPTION)
+                for future in _:
+                    future.result()
         except BaseException:
             pool.shutdown(wait=True, cancel_futures=True)
             raise
-    return [done[s.index] for s in job.plan.segments]
+
+
+def task_key(task: SegmentTask) -> str:
+    return f"{task.rung}/{task.segment.name}" if task.rung else task.segment.name
+
+
+def audio_key(plan: AudioPlan) -> str:
+    return "audio" if plan.name == MAIN else f"audio {plan.name}"
 
 
 def independent_checks(job: Job, written: Path, full: bool) -> list:
@@ -143,17 +148,27 @@ def transcode(
     limits: Limits | None = None,
     work_root: Path | None = None,
     progress: Progress = SILENT,
+    force: bool = False,
+    entry: str | None = None,
 ) -> JobResult:
-    """Transcode `source` to `output`; raises a `SplitstitchError` subclass on any failure."""
-    check_paths(source, output)
-    fmt = output_format(settings.codec, output)
+    """Transcode `source` to `output` (a file, or for streaming a folder); raises a `SplitstitchError`
+    subclass on any failure, and leaves nothing at `output` then."""
+    if settings.streaming:
+        streaming.check_target(output, force)
+    else:
+        check_paths(source, output)
+    fmt = output_format(settings.codec, Path("package.mp4") if settings.streaming else output)
     workers = workers or os.cpu_count() or 1
     timer = StageTimer()
     started = time.perf_counter()
     work = Path(tempfile.mkdtemp(prefix="splitstitch-", dir=work_root))
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{output.stem}.", suffix=f".partial{fmt.extension}", dir=output.parent)
-    os.close(fd)
-    partial = Path(tmp_name)
+    if settings.streaming:
+        partial = Path(tempfile.mkdtemp(prefix=f".{output.name}.", suffix=".partial", dir=output.parent))
+    else:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{output.stem}.", suffix=f".partial{fmt.extension}",
+                                        dir=output.parent)  # fmt: skip
+        os.close(fd)
+        partial = Path(tmp_name)
     try:
         progress.stage("prepare")
         with timer.stage("prepare"):
@@ -163,10 +178,13 @@ def transcode(
             job = stages.prepare(uuid.uuid4().hex[:12], media, settings, fmt, local_fanout(workers), store=store,
                                  work=work, limits=limits, head=head)  # fmt: skip
             media = store.media(job.rebuilt) if job.rebuilt else media
-        parts = {s.name: s.duration_seconds for s in job.plan.segments}
-        progress.stage("encode", parts, ("audio",) if job.audio else ())
+        seconds = {s.index: s.duration_seconds for s in job.plan.segments}
+        parts = {task_key(t): seconds[t.segment.index] for t in job.tasks()}
+        progress.stage("encode", parts, tuple(audio_key(p) for p in job.audio_plans()))
         with timer.stage("encode"):
             run_pool(job, media, store, work, workers, timer, progress)
+        if settings.streaming:
+            return _package(job, store, partial, output, timer, started, workers, progress, entry)
         progress.stage("finish")
         with timer.stage("finish"):
             assembled = partial if fmt.fragmented else work / "assembled.mp4"
@@ -187,8 +205,32 @@ def transcode(
         os.replace(partial, output)
         return JobResult(output, report, verification)
     finally:
+        if partial.is_dir():
+            shutil.rmtree(partial, ignore_errors=True)
         partial.unlink(missing_ok=True)
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _package(
+    job: Job, store: LocalStorage, built: Path, output: Path, timer: StageTimer, started: float, workers: int,
+    progress: Progress, entry: str | None,
+) -> JobResult:  # fmt: skip
+    """The streaming finish: the package written into `built`, verified, then swapped in at `output`."""
+    progress.stage("finish")
+    with timer.stage("finish"):
+        packaged = streaming.finish_streaming(job, store, streaming.FolderWriter(built), entry)
+    progress.stage("verify")
+    with timer.stage("verify"):
+        assert job.info.frames
+        checks = [*packaged.verification.checks, *streaming.playback_checks(built, packaged, job.info.frames.count)]
+        verification = report_checks(checks)
+    timer.add("total", time.perf_counter() - started)
+    report = build_stream_report(job, packaged, str(output), timer, {"kind": "local", "workers": workers},
+                                 verification)  # fmt: skip
+    if not verification.ok:
+        raise VerificationError(verification.failed(), report)
+    streaming.place(built, output)
+    return JobResult(output / packaged.entry, report, verification)
 
 
 def write_report(path: Path, report: dict[str, Any]) -> None:

@@ -18,6 +18,7 @@ from splitstitch.media import MediaInfo
 if TYPE_CHECKING:
     from splitstitch.job import Job
     from splitstitch.stages import Finished
+    from splitstitch.streaming import Packaged
     from splitstitch.verify import Verification
 
 STAGES = ("prepare", "encode", "audio", "finish", "verify", "total")
@@ -121,4 +122,33 @@ def build_report(
         "cpu_seconds": timer.cpu_dict(),
         "verification": verification.to_dict(),
         "timeline": [j.to_dict() for j in job.info.timeline] or None,  # where a restarting source was rebuilt
+    }  # fmt: skip
+
+
+def build_stream_report(
+    job: Job, packaged: Packaged, output_path: str, timer: StageTimer, executor: dict[str, Any],
+    verification: Verification,
+) -> dict[str, Any]:  # fmt: skip
+    """A streaming job's report: the ladder as written (sizes and bitrates measured from the segments)."""
+    rungs = [{"name": v.name, "width": v.width, "height": v.height, "codecs": v.codecs, "segments": len(v.segments),
+              "peak_bps": v.peak_bps(), "average_bps": v.average_bps(),
+              "maxrate_kbps": next(r.maxrate_kbps for r in job.rungs if r.name == v.name)}
+             for v in packaged.videos]  # fmt: skip
+    audio = [{"name": a.name, "codecs": a.codecs, "channels": a.channels, "segments": len(a.segments),
+              "average_bps": a.average_bps()} for a in packaged.audios]  # fmt: skip
+    plan = job.plan
+    return {
+        "tool": "splitstitch", "version": __version__, "job": job.id,
+        "status": "succeeded" if verification.ok else "failed",
+        "source": describe(job.info),
+        "output": {"path": output_path, "format": job.settings.streaming, "entry": packaged.entry,
+                   "files": len(packaged.files), "bytes": packaged.size, "rungs": rungs, "audio": audio},
+        "settings": job.settings.to_dict(), "executor": executor,
+        "plan": {"target_seconds": round(plan.target_seconds, 6), "reason": plan.reason, "seek": plan.seek,
+                 "encoder_threads": plan.encoder_threads, "segments": [
+                     {"index": s.index, "start_s": round(s.start_seconds, 6), "duration_s": round(s.duration_seconds, 6),
+                      "frames": s.frames, "on_keyframe": s.on_keyframe} for s in plan.segments]},
+        "timings_s": timer.as_dict(), "cpu_seconds": timer.cpu_dict(),
+        "verification": verification.to_dict(),
+        "timeline": [j.to_dict() for j in job.info.timeline] or None,
     }  # fmt: skip

@@ -9,6 +9,7 @@ from splitstitch.codecs import CODECS, DEFAULT_CRF, X264_PRESETS, Codec
 from splitstitch.errors import UsageError
 
 VERIFY_MODES = ("joins", "full")
+STREAMING_FORMATS = ("hls", "dash", "cmaf")
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,9 @@ class Settings:
     segment_seconds: float | None = None  # None: planned for the fan-out (see plan.target_seconds)
     encoder_threads: int = 1
     verify: str = "joins"  # "joins": each segment's first frames decoded; "full": every frame decoded
+    maxrate_kbps: int | None = None  # a bitrate cap (capped CRF, VBV buffer twice as large); rungs set it
+    streaming: str | None = None  # None: one file; "hls", "dash" or "cmaf" (both): a ladder in a folder
+    ladder: str = "auto"  # streaming only: "auto" or heights such as "1080,720,480"
 
     def __post_init__(self) -> None:
         if self.codec not in CODECS:
@@ -34,6 +38,10 @@ class Settings:
             raise UsageError(f"height {self.height} is out of range 16-8192")
         if self.verify not in VERIFY_MODES:
             raise UsageError(f"unknown verification {self.verify!r} (choose {', '.join(VERIFY_MODES)})")
+        if self.streaming not in (None, *STREAMING_FORMATS):
+            raise UsageError(f"unknown streaming format {self.streaming!r} (choose {', '.join(STREAMING_FORMATS)})")
+        if self.maxrate_kbps is not None and self.maxrate_kbps <= 0:
+            raise UsageError("the bitrate cap must be positive")
         if self.segment_seconds is not None and self.segment_seconds <= 0:
             raise UsageError("segment length must be positive")
 

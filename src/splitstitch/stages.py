@@ -12,22 +12,21 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
 from splitstitch import assemble
-from splitstitch.audio import FRAGMENTS_NAME as AUDIO_FRAGMENTS
-from splitstitch.audio import INIT_NAME as AUDIO_INIT
-from splitstitch.audio import RESULT_NAME as AUDIO_RESULT
-from splitstitch.audio import AudioPlan, AudioResult, plan_audio
+from splitstitch import audio as audio_names
+from splitstitch.audio import AudioPlan, AudioResult, plan_audio, plan_renditions
 from splitstitch.audio import encode_audio as run_audio_job
 from splitstitch.codecs import OutputFormat
-from splitstitch.encode import INIT_NAME, EncodedSegment, SegmentTask, fragment_name, result_name
+from splitstitch.encode import EncodedSegment, SegmentTask, fragment_name, init_name, result_name
 from splitstitch.encode import encode_segment as run_segment_job
 from splitstitch.errors import SegmentMismatchError
 from splitstitch.inputs import Limits, open_source, rebuild_timeline
 from splitstitch.job import Job
+from splitstitch.ladder import plan_ladder
 from splitstitch.media import MediaInfo
 from splitstitch.plan import Fanout, plan_segments
 from splitstitch.progress import Reporter
@@ -39,6 +38,7 @@ from splitstitch.verify import Check, Verification, compare
 log = logging.getLogger(__name__)
 
 
+STREAM_SEGMENT_S = 6.0  # HLS/DASH segment length when none is asked for (Apple's authoring guidance: 6 s)
 REBUILT = "source/timeline"  # + the copy's extension: a source whose timestamps restart, on one timeline
 
 
@@ -54,6 +54,13 @@ def prepare(
     if copy is not None:
         rebuilt = REBUILT + copy.suffix
         store.put_file(rebuilt, copy)
+    if settings.streaming:  # one segment length for every rung, what HLS/DASH players expect
+        planned = replace(settings, segment_seconds=settings.segment_seconds or STREAM_SEGMENT_S)
+        plan = plan_segments(info, planned, fanout)
+        assert info.video
+        rungs = plan_ladder(settings.ladder, info.video.display_size[1], settings.codec)
+        renditions = plan_renditions(info, settings, plan.target_seconds)
+        return Job(job_id, source.name, settings, output, info, plan, None, fanout, rebuilt, rungs, renditions)
     plan = plan_segments(info, settings, fanout)
     audio = plan_audio(info, settings, output, plan.target_seconds)
     return Job(job_id, source.name, settings, output, info, plan, audio, fanout, rebuilt)
@@ -64,10 +71,10 @@ def encode_segment(
 ) -> EncodedSegment:
     """Encode and check one segment; store its fragments (and, for segment 0, the init) and its result."""
     result, fragments, init = run_segment_job(task, source, work, on_progress=on_progress)
-    store.put_file(fragment_name(result.index), fragments)
+    store.put_file(fragment_name(result.index, task.rung), fragments)
     if result.index == 0:
-        store.put_bytes(INIT_NAME, init)
-    put_json(store, result_name(result.index), result.to_dict())  # last: marks the segment done
+        store.put_bytes(init_name(task.rung), init)
+    put_json(store, result_name(result.index, task.rung), result.to_dict())  # last: marks the segment done
     return result
 
 
@@ -75,9 +82,9 @@ def encode_audio(
     plan: AudioPlan, source: MediaSource, store: Storage, work: Path, on_progress: Reporter | None = None
 ) -> AudioResult:
     result, fragments, init = run_audio_job(plan, source, work, on_progress=on_progress)
-    store.put_file(AUDIO_FRAGMENTS, fragments)
-    store.put_bytes(AUDIO_INIT, init)
-    put_json(store, AUDIO_RESULT, result.to_dict())
+    store.put_file(audio_names.fragments_name(plan.name), fragments)
+    store.put_bytes(audio_names.init_name(plan.name), init)
+    put_json(store, audio_names.result_name(plan.name), result.to_dict())
     return result
 
 
@@ -118,9 +125,9 @@ def video_parts(job: Job, encoded: list[EncodedSegment]) -> list[assemble.VideoP
 def finish(job: Job, store: Storage, sink: Sink, name: str) -> Finished:
     """Assemble the output from the stored fragments into `sink` and verify it from the bytes written."""
     encoded = [EncodedSegment.from_dict(get_json(store, result_name(s.index))) for s in job.plan.segments]
-    audio = AudioResult.from_dict(get_json(store, AUDIO_RESULT)) if job.audio else None
-    video_init = store.get_bytes(INIT_NAME)
-    audio_init = store.get_bytes(AUDIO_INIT) if job.audio else None
+    audio = AudioResult.from_dict(get_json(store, audio_names.result_name())) if job.audio else None
+    video_init = store.get_bytes(init_name())
+    audio_init = store.get_bytes(audio_names.init_name()) if job.audio else None
     lay = assemble.layout(video_init, video_parts(job, encoded), audio_init, list(audio.fragments) if audio else None,
                           job.audio.delay_s if job.audio else 0.0)  # fmt: skip
     groups = assemble.group_parts(lay)
@@ -130,7 +137,7 @@ def finish(job: Job, store: Storage, sink: Sink, name: str) -> Finished:
     def fetch(piece: assemble.Piece) -> bytes:
         if piece.kind == "video":
             return store.get_bytes(fragment_name(piece.index))
-        return store.get_bytes(AUDIO_FRAGMENTS, piece.offset, piece.size)
+        return store.get_bytes(audio_names.fragments_name(), piece.offset, piece.size)
 
     def build(i: int) -> bytes:
         data = assemble.build_part(groups[i], fetch, timelines[i])

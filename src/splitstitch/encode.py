@@ -61,6 +61,27 @@ INIT_NAME = init_name()
 
 
 @dataclass(frozen=True)
+class Placement:
+    """Where a streaming segment sits on its rung's timeline (in the video timescale): the encoder writes
+    the final CMAF media segment itself, so the finish stage only checks and publishes it."""
+
+    start: int
+    duration: int
+    sequence: int
+
+    def patch(self, first_cts: int, span: int, last_duration: int) -> fmp4.Patch:
+        """CMAF: no edit list; the first frame presents at the segment's decode time (negative composition
+        offsets after it); the last sample ends where the next segment starts."""
+        last = None
+        if span != self.duration:
+            last = last_duration + self.duration - span
+            if last <= 0:
+                raise SegmentMismatchError(f"segment decodes {span - self.duration} ticks past its planned end")
+        return fmp4.Patch(decode_time_shift=self.start, cts_shift=-first_cts, first_sequence=self.sequence,
+                          trun_version=1, last_duration=last)  # fmt: skip
+
+
+@dataclass(frozen=True)
 class SegmentTask:
     """Everything one encoder needs, self-contained (in the cloud it is one Distributed Map item)."""
 
@@ -72,17 +93,19 @@ class SegmentTask:
     timescale: int  # output video track timescale (the source time base's denominator)
     verify: VerifyMode = "full"
     rung: str | None = None  # streaming: which rung of the ladder (settings carry its height and cap)
+    placement: Placement | None = None  # streaming: the encoder writes the final media segment
 
     def to_dict(self) -> dict[str, Any]:
         return {"segment": asdict(self.segment), "video": self.video.to_dict(), "source_start": self.source_start,
                 "settings": self.settings.to_dict(), "threads": self.threads, "timescale": self.timescale,
-                "verify": self.verify, "rung": self.rung}  # fmt: skip
+                "verify": self.verify, "rung": self.rung,
+                "placement": asdict(self.placement) if self.placement else None}  # fmt: skip
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> SegmentTask:
         return cls(Segment(**d["segment"]), VideoInfo.from_dict(d["video"]), d["source_start"],
                    Settings.from_dict(d["settings"]), d["threads"], d["timescale"], d.get("verify", "full"),
-                   d.get("rung"))  # fmt: skip
+                   d.get("rung"), Placement(**d["placement"]) if d.get("placement") else None)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -99,6 +122,7 @@ class EncodedSegment:
     seconds: float  # encode wall seconds
     check_seconds: float  # the decode check's wall seconds
     check: str  # what the decode check covered
+    placed: bool = False  # the stored bytes are the final media segment (streaming), not raw fragments
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -226,14 +250,17 @@ def encode_segment(
     if not check.ok:
         raise SegmentMismatchError(f"segment {segment.name} does not decode cleanly: {check.detail}")
     check_seconds = time.perf_counter() - check_started
+    data = split.fragments
+    if task.placement is not None:
+        data = fmp4.patch_fragments(data, task.placement.patch(run.cts[0], run.span, run.durations[-1]))
     fragments = work / f"fragments_{tag}.m4s"
-    fragments.write_bytes(split.fragments)
+    fragments.write_bytes(data)
     output.unlink()
     result = EncodedSegment(
-        index=segment.index, frames=segment.frames, bytes=len(split.fragments),
-        sha256=hashlib.sha256(split.fragments).hexdigest(), init_sha256=hashlib.sha256(split.init).hexdigest(),
-        first_cts=run.cts[0], span=run.span, last_duration=run.durations[-1], timescale=task.timescale, seconds=round(seconds, 3),
-        check_seconds=round(check_seconds, 3), check=check.detail,
+        index=segment.index, frames=segment.frames, bytes=len(data), sha256=hashlib.sha256(data).hexdigest(),
+        init_sha256=hashlib.sha256(split.init).hexdigest(), first_cts=run.cts[0], span=run.span,
+        last_duration=run.durations[-1], timescale=task.timescale, seconds=round(seconds, 3),
+        check_seconds=round(check_seconds, 3), check=check.detail, placed=task.placement is not None,
     )  # fmt: skip
     log.info("segment %s: %d frames in %.2f s, checked in %.2f s", segment.name, segment.frames, seconds, check_seconds)
     return result, fragments, split.init

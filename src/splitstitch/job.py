@@ -12,7 +12,7 @@ from typing import Any
 
 from splitstitch.audio import AudioPlan
 from splitstitch.codecs import OutputFormat
-from splitstitch.encode import SegmentTask, output_pix_fmt, timescale_of
+from splitstitch.encode import Placement, SegmentTask, output_pix_fmt, timescale_of
 from splitstitch.ladder import Rung
 from splitstitch.media import MediaInfo
 from splitstitch.plan import Fanout, Plan
@@ -52,12 +52,21 @@ class Job:
 
     def segment_task(self, index: int, rung: Rung | None = None) -> SegmentTask:
         assert self.info.video
-        settings = self.settings
+        settings, placement = self.settings, None
         if rung is not None:
             settings = replace(settings, height=rung.height, maxrate_kbps=rung.maxrate_kbps)
+            placement = self.placement(index)
         return SegmentTask(self.plan.segments[index], self.info.video, self.info.start_time, settings,
                            self.plan.encoder_threads, self.timescale, self.settings.verify,  # type: ignore[arg-type]
-                           rung.name if rung else None)  # fmt: skip
+                           rung.name if rung else None, placement)  # fmt: skip
+
+    def placement(self, index: int) -> Placement:
+        """Segment `index` on the output timeline, in the video timescale (the first frame at 0)."""
+        assert self.info.video and self.info.frames
+        ticks = self.info.video.time_base * self.timescale  # source ticks -> timescale ticks (an integer)
+        first, segment = self.info.frames.timestamps[0], self.plan.segments[index]
+        stop = segment.end_pts if segment.end_pts is not None else self.info.frames.end()
+        return Placement(int((segment.start_pts - first) * ticks), int((stop - segment.start_pts) * ticks), index + 1)
 
     def tasks(self) -> list[SegmentTask]:
         """Every encode of the job, longest segment first (each rung of a ladder in turn)."""

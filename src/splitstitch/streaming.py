@@ -66,32 +66,22 @@ def _rung(job: Job, rung: Rung, store: Storage, write: Callable[[str, bytes], No
     if len({e.init_sha256 for e in encoded}) != 1:
         raise SegmentMismatchError(f"rung {rung.name}: segments were encoded with different inits")
     video_init = store.get_bytes(init_name(rung.name))
-    ticks = job.info.video.time_base * job.timescale
-    first, end = job.info.frames.timestamps[0], job.info.frames.end()
-    total = int((end - first) * ticks)
+    total = int((job.info.frames.end() - job.info.frames.timestamps[0]) * job.info.video.time_base * job.timescale)
     init, _ = build_init(video_init, TrackEdit(None), duration=round(total / job.timescale * 1000))
     folder = f"video/{rung.name}"
     write(f"{folder}/init.mp4", init)
     timeline, segments, checks = OutputTimeline(fmp4.tracks(init)), [], []
     for segment, result in zip(job.plan.segments, encoded, strict=True):
-        raw = store.get_bytes(fragment_name(segment.index, rung.name))
-        if hashlib.sha256(raw).hexdigest() != result.sha256:
+        data = store.get_bytes(fragment_name(segment.index, rung.name))
+        if not result.placed or hashlib.sha256(data).hexdigest() != result.sha256:
             raise SegmentMismatchError(f"rung {rung.name} segment {segment.name}: stored bytes differ from what was checked")
-        start = int((segment.start_pts - first) * ticks)
-        duration = int(((segment.end_pts if segment.end_pts is not None else end) - segment.start_pts) * ticks)
-        last = result.last_duration + duration - result.span if result.span != duration else None
-        if last is not None and last <= 0:
-            raise SegmentMismatchError(f"rung {rung.name} segment {segment.name} decodes past its end")
-        # CMAF: no edit list; the first frame presents at the segment's decode time (negative offsets after)
-        patch = fmp4.Patch(decode_time_shift=start, cts_shift=-result.first_cts, first_sequence=segment.index + 1,
-                           trun_version=1, last_duration=last)  # fmt: skip
-        data = fmp4.patch_fragments(raw, patch)
+        place = job.placement(segment.index)
         timeline.add(data)
-        parsed = sum(r.span for r in timeline.runs[1][-1:])
-        if timeline.runs[1][-1].decode_time != start or parsed != duration:
+        run = timeline.runs[1][-1]
+        if run.decode_time != place.start or run.span != place.duration:
             checks.append(Check(f"{rung.name}_segment_{segment.name}", False, "does not span its planned time"))
         write(f"{folder}/{segment_uri(segment.index)}", data)
-        segments.append(package.MediaSegment(segment_uri(segment.index), start, duration, len(data)))
+        segments.append(package.MediaSegment(segment_uri(segment.index), place.start, place.duration, len(data)))
     out = output_info(folder, 0, init, timeline, job.output_pix_fmt, job.output_bit_depth)
     for c in compare(job.info, out, None):
         if c.name != "audio_tracks":

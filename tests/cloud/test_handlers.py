@@ -10,7 +10,7 @@ import pytest
 
 from splitstitch_cloud import contract
 from tests.cloud.conftest import TEST_SETTINGS
-from tests.cloud.support import ROOT, FakeContext, Stack
+from tests.cloud.support import ROOT, FakeContext, Stack, handler
 
 EVENTS = ROOT / "events"
 
@@ -27,11 +27,8 @@ def upload(stack: Stack, path: Path, key: str, settings: str = TEST_SETTINGS) ->
     stack.s3.put_object(
         Bucket=stack.bucket, Key=key, Body=path.read_bytes(), Metadata={contract.SETTINGS_METADATA: settings}
     )
+    stack.settle()  # the notification is an asynchronous invocation
     return stack.s3.head_object(Bucket=stack.bucket, Key=key)["ETag"].strip('"')
-
-
-def handler(stack: Stack, logical: str):
-    return stack.handlers[stack.functions[logical]]
 
 
 def test_prepare_encode_finish_handlers(stack: Stack, samples, lambda_context: FakeContext) -> None:

@@ -35,15 +35,17 @@ def test_upload_gives_a_verified_output(running_stack: Stack, samples, tmp_path:
     status = running_stack.json(layout.status_key(job))
     assert status["state"] == "succeeded" and status["segments"] >= 2
     assert encodes(running_stack) == status["segments"]
-    assert set(running_stack.keys("outputs/")) == {"outputs/movie.mp4", "outputs/movie.report.json"}
-    report = running_stack.json("outputs/movie.report.json")
+    output_key = layout.output_key("uploads/movie.mp4", job, ".mp4")
+    assert status["output_key"] == output_key
+    assert set(running_stack.keys("outputs/")) == {output_key, layout.report_key(output_key)}
+    report = running_stack.json(layout.report_key(output_key))
     assert report["status"] == "succeeded" and len(report["plan"]["segments"]) == status["segments"]
     checks = {c["name"]: c["ok"] for c in report["verification"]["checks"]}
     assert checks["video_is_checked_segments"] and checks["audio_decodes_cleanly"] and all(checks.values())
     assert status["cost"]["quantities"]["lambda_requests"] == status["segments"] + 3  # prepare, audio, finish
     assert running_stack.keys(layout.work_prefix(job)) == []
     out = tmp_path / "movie.mp4"
-    running_stack.s3.download_file(running_stack.bucket, "outputs/movie.mp4", str(out))
+    running_stack.s3.download_file(running_stack.bucket, output_key, str(out))
     assert (
         open_source(MediaSource.local(out)).frames.count == open_source(MediaSource.local(samples("cfr"))).frames.count
     )

@@ -49,7 +49,7 @@ class Job:
     def segment_task(self, index: int) -> SegmentTask:
         assert self.info.video
         return SegmentTask(self.plan.segments[index], self.info.video, self.info.start_time, self.settings,
-                           self.plan.encoder_threads, self.timescale, self.settings.verify)  # type: ignore[arg-type]  # fmt: skip
+                           self.plan.encoder_threads, self.timescale, self.settings.verify, self.info.format_name)  # type: ignore[arg-type]  # fmt: skip
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -49,9 +49,12 @@ def prepare(
     return Job(job_id, source.name, settings, output, info, plan, audio, fanout)
 
 
-def encode_segment(task: SegmentTask, source: MediaSource, store: Storage, work: Path) -> EncodedSegment:
-    """Encode and check one segment; store its fragments (and, for segment 0, the init) and its result."""
-    result, fragments, init = run_segment_job(task, source, work)
+def encode_segment(
+    task: SegmentTask, source: MediaSource, store: Storage, work: Path, timeout: float = 3600.0
+) -> EncodedSegment:
+    """Encode and check one segment; store its fragments (and, for segment 0, the init) and its result.
+    `timeout`: seconds the encode may take (a ToolError with `timed_out` after that)."""
+    result, fragments, init = run_segment_job(task, source, work, timeout)
     store.put_file(fragment_name(result.index), fragments)
     if result.index == 0:
         store.put_bytes(INIT_NAME, init)

@@ -115,14 +115,18 @@ def source_ref(key: str, version: str | None, size: int) -> dict[str, Any]:
     return {"key": key, "version": version, "size": size}
 
 
-def plan_job(store: S3Store, upload: Upload, deployment: Deployment) -> tuple[Job, dict[str, Any]]:
+def plan_job(
+    store: S3Store, upload: Upload, deployment: Deployment, defaults: str | None = None
+) -> tuple[Job, dict[str, Any]]:
     """Probe and plan from ranged reads of the upload; refuses (InputError/UsageError) before reading anything
-    when the upload is empty or over MaxSourceBytes."""
+    when the upload is empty or over MaxSourceBytes. `defaults`: the template's settings (env DEFAULT_SETTINGS)."""
     head = store.head(upload.key, upload.version)
     size = int(head["ContentLength"])
     limits = Limits(max_bytes=deployment.max_source_bytes)
     check_head(upload.key, size, b"", limits)  # size only: nothing has been read yet
-    settings = job_settings(os.environ.get("DEFAULT_SETTINGS"), head.get("Metadata", {}))
+    settings = job_settings(
+        defaults if defaults is not None else os.environ.get("DEFAULT_SETTINGS"), head.get("Metadata", {})
+    )
     fmt = output_format(settings.codec, Path("output.mp4"))
     first_bytes = store.get(upload.key, 0, min(SNIFF_BYTES, size), upload.version)
     source = store.source(upload.key, upload.version, size)
@@ -130,6 +134,11 @@ def plan_job(store: S3Store, upload: Upload, deployment: Deployment) -> tuple[Jo
                          scan_parallel=deployment.scan_parallel)  # fmt: skip
     check_decodable(source, job.info)
     return job, source_ref(upload.key, upload.version, size)
+
+
+def map_item(job: Job, bucket: str, ref: dict[str, Any], index: int) -> dict[str, Any]:
+    """One Distributed Map item: everything an encoder needs, nothing it must look up (see events/encode_segment.json)."""
+    return {"job": job.id, "bucket": bucket, "source": ref, "task": job.segment_task(index).to_dict()}
 
 
 def prepare(store: S3Store, sfn: Any, upload: Upload, state_machine_arn: str, deployment: Deployment,
@@ -156,8 +165,7 @@ def prepare(store: S3Store, sfn: Any, upload: Upload, state_machine_arn: str, de
         write_status(store, job_id, FAILED, stage="prepare", reason=str(exc))
         return Started(job_id, "failed", reason=str(exc), attempt=admission.attempt)
     store.put_json(contract.job_key(job_id), job.to_dict() | {"source_ref": ref})
-    items = [{"job": job_id, "bucket": store.bucket, "source": ref, "task": job.segment_task(s.index).to_dict()}
-             for s in job.plan.longest_first()]  # fmt: skip
+    items = [map_item(job, store.bucket, ref, s.index) for s in job.plan.longest_first()]
     store.put_json(contract.items_key(job_id), items)
     audio = {"job": job_id, "bucket": store.bucket, "source": ref, "audio": job.audio.to_dict()} if job.audio else None
     execution = contract.execution_name(job_id, admission.attempt)

@@ -38,6 +38,7 @@ def main(conn: Connection, root: str, code_uri: str, handler: str, env: dict[str
     os.setsid()
     os.environ.clear()
     os.environ.update(env)
+    os.dup2(2, 1)  # the function's logs go to stderr: the local stack's stdout is its one endpoint line
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     if conn.recv() != "start":  # the parent first puts this process into its CPU cgroup
         return

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -36,6 +37,7 @@ from splitstitch.storage import Storage, get_json, put_json
 from splitstitch.verify import Check, Verification, compare
 
 log = logging.getLogger(__name__)
+RESULT_READERS = 32  # segment results read at once by the finish stage
 
 
 def prepare(
@@ -106,7 +108,10 @@ def video_parts(job: Job, encoded: list[EncodedSegment]) -> list[assemble.VideoP
 
 def finish(job: Job, store: Storage, sink: Sink, name: str) -> Finished:
     """Assemble the output from the stored fragments into `sink` and verify it from the bytes written."""
-    encoded = [EncodedSegment.from_dict(get_json(store, result_name(s.index))) for s in job.plan.segments]
+    with ThreadPoolExecutor(max_workers=RESULT_READERS) as pool:  # one request each: in the cloud, at once
+        encoded = list(
+            pool.map(lambda s: EncodedSegment.from_dict(get_json(store, result_name(s.index))), job.plan.segments)
+        )
     audio = AudioResult.from_dict(get_json(store, AUDIO_RESULT)) if job.audio else None
     video_init = store.get_bytes(INIT_NAME)
     audio_init = store.get_bytes(AUDIO_INIT) if job.audio else None
@@ -161,4 +166,3 @@ def structure_checks(
     if audio is not None:
         checks.append(Check("audio_decodes_cleanly", True, f"decoded by the audio job: {audio.check}"))
     return checks
-

@@ -12,6 +12,7 @@ import json
 import os
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -241,7 +242,8 @@ def finish(store: S3Store, job_id: str, memory_mb: int) -> dict[str, Any]:
     storage = S3Storage(store, job_id)
     sink = MultipartSink(store, output_key, contract.CONTENT_TYPES.get(job.output.extension, "video/mp4"))
     finished = stages.finish(job, storage, sink, f"s3://{store.bucket}/{output_key}")
-    records = [store.get_json(k) for k in store.keys(contract.work_key(job_id, "usage/"))]
+    with ThreadPoolExecutor(max_workers=32) as pool:
+        records = list(pool.map(store.get_json, store.keys(contract.work_key(job_id, "usage/"))))
     ok = [u for u in records if u.get("ok", True)]
     timer = StageTimer()
     timer.add("prepare", float((status.get("prepare") or {}).get("seconds", 0.0)))

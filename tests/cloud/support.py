@@ -90,5 +90,44 @@ def served_stack(overrides: dict[str, Any] | None = None, execute: bool = True, 
         try:
             yield stack
         finally:
+            with contextlib.suppress(Exception):  # hung invocations end their executions quietly
+                for e in stack.sfn.list_executions(stateMachineArn=stack.state_machine_arn, statusFilter="RUNNING")[
+                    "executions"
+                ]:
+                    stack.sfn.stop_execution(executionArn=e["executionArn"])
             faults.release.set()
             time.sleep(0.05)
+
+
+def upload(stack: Stack, path: Path, key: str, settings: str | None = None) -> str:
+    """Put an upload and wait for its S3 notification (an asynchronous invocation); returns the job name."""
+    from splitstitch_cloud import contract
+
+    metadata = {contract.SETTINGS_METADATA: settings} if settings else {}
+    stack.s3.put_object(Bucket=stack.bucket, Key=key, Body=path.read_bytes(), Metadata=metadata)
+    stack.settle()
+    head = stack.s3.head_object(Bucket=stack.bucket, Key=key)
+    return contract.job_name(key, head.get("VersionId") or head["ETag"].strip('"'))
+
+
+def failing_encoder(
+    monkeypatch: Any, index: int, times: int, stderr: str = "Invalid data found when processing input"
+) -> dict[str, int]:
+    """Segment `index`'s ffmpeg fails inside the handler (a ToolError) its first `times` attempts; returns the
+    attempt counts by segment."""
+    from splitstitch import stages
+    from splitstitch.errors import ToolError
+
+    original, attempts, lock = stages.encode_segment, {}, threading.Lock()
+
+    def encode_segment(task: Any, *args: Any, **kwargs: Any) -> Any:
+        i = task.segment.index
+        with lock:
+            attempts[i] = attempts.get(i, 0) + 1
+            fail = i == index and attempts[i] <= times
+        if fail:
+            raise ToolError(["/opt/bin/ffmpeg"], 1, f"[h264 @ 0x1] {stderr}")
+        return original(task, *args, **kwargs)
+
+    monkeypatch.setattr(stages, "encode_segment", encode_segment)
+    return attempts

@@ -7,6 +7,8 @@
 - S3 -> Lambda notifications are asynchronous invocations, delivered after the PUT has completed (moto called the
   function inside the PUT, before the object's metadata was attached), with a `sequencer`, retried on error
   (MaximumRetryAttempts, default 2) and then sent to the function's on-failure destination (an SQS queue).
+- StopExecution ends the execution ABORTED at once (moto waited for the running states to return).
+- The ASL interpreter's AWS clients are made once per service and region, not once per task (speed only).
 - EventBridge rules on "Step Functions Execution Status Change" invoke their Lambda targets (moto emits no such
   events and delivers no rule to Lambda): a watcher polls the executions and matches each rule's pattern with
   moto's own matcher.
@@ -93,6 +95,55 @@ def patch_step_functions() -> Callable[[], None]:
     def undo() -> None:
         worker_cls._eval_job, component_cls._map_run = original_job, original_run  # type: ignore[method-assign]
         branches_decl.CustomErrorName = iteration_worker.CustomErrorName = CustomErrorName  # type: ignore[misc]
+
+    return undo
+
+
+def patch_stop_execution() -> Callable[[], None]:
+    """StopExecution marks the execution ABORTED now; a state still running cannot change that afterwards."""
+    from moto.stepfunctions.parser.api import ExecutionStatus
+    from moto.stepfunctions.parser.backend import execution as module
+
+    execution_cls, comm_cls = module.Execution, module.BaseExecutionWorkerCommunication
+    original_stop, original_reflect = execution_cls.stop, comm_cls._reflect_execution_status
+
+    def stop(self: Any, stop_date: datetime, error: str | None, cause: str | None) -> None:
+        original_stop(self, stop_date, error, cause)
+        if self.exec_status == ExecutionStatus.RUNNING:
+            self.exec_status, self.stop_date = ExecutionStatus.ABORTED, stop_date
+
+    def reflect(self: Any) -> None:
+        if self.execution.exec_status == ExecutionStatus.ABORTED:
+            return
+        original_reflect(self)
+
+    execution_cls.stop, comm_cls._reflect_execution_status = stop, reflect  # type: ignore[method-assign]
+
+    def undo() -> None:
+        execution_cls.stop, comm_cls._reflect_execution_status = original_stop, original_reflect  # type: ignore[method-assign]
+
+    return undo
+
+
+def patch_task_clients() -> Callable[[], None]:
+    """Reuse the interpreter's boto3 clients (moto made a new one, tens of ms of CPU, for every Task)."""
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.item_reader.eval import resource_eval_s3
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+
+    original = lambda_eval_utils.boto_client_for
+    cache: dict[tuple[str, str], Any] = {}
+    lock = threading.Lock()
+
+    def cached(region: str, service: str, state_credentials: Any = None) -> Any:
+        with lock:
+            if (region, service) not in cache:
+                cache[(region, service)] = original(region, service, state_credentials)
+            return cache[(region, service)]
+
+    lambda_eval_utils.boto_client_for = resource_eval_s3.boto_client_for = cached  # type: ignore[assignment]
+
+    def undo() -> None:
+        lambda_eval_utils.boto_client_for = resource_eval_s3.boto_client_for = original  # type: ignore[assignment]
 
     return undo
 

@@ -24,6 +24,7 @@ from splitstitch_cloud.local.stack import ACCOUNT, REGION, Stack, build
 from splitstitch_cloud.local.template import Resolver, load_template
 
 RequestHook = Callable[[dict[str, Any], str, int], None]  # (WSGI environ, status line, body bytes sent)
+BeforeHook = Callable[[dict[str, Any]], "tuple[str, list[tuple[str, str]], bytes] | None"]
 CHUNK = 64 << 10
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_SESSION_TOKEN": "local"}
 
@@ -40,10 +41,17 @@ class Observed:
 
     def __init__(self, app: Any) -> None:
         self.app = app
+        self.before: list[BeforeHook] = []  # may answer instead of moto (tests: faults, slow reads)
         self.hooks: list[RequestHook] = []
         self.after: list[Callable[[], None]] = []
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        for hook in list(self.before):
+            answer = hook(environ)
+            if answer is not None:
+                line, headers, payload = answer
+                start_response(line, headers)
+                return [payload]
         status: list[str] = [""]
 
         def start(line: str, headers: Any, exc_info: Any = None) -> Any:
@@ -159,6 +167,8 @@ def local_stack(
         stack.endpoint = url
         undo.append(_route_invocations(stack.invoker))
         undo.append(aws.patch_step_functions())
+        undo.append(aws.patch_task_clients())
+        undo.append(aws.patch_stop_execution())
         notes = aws.S3Notifications(stack.async_invoker)
         undo.append(notes.install())
         observed.after.append(notes.flush)

@@ -187,9 +187,15 @@ def build(
     for key, value in resolve(sm["DefinitionSubstitutions"]).items():
         text = text.replace("${" + key + "}", str(value))
     definition = json.loads(text)  # every placeholder was substituted
-    sm_arn = sfn.create_state_machine(name=resolve.attributes[sm_id]["Name"], definition=text, roleArn=role)[
-        "stateMachineArn"
-    ]
+    logging_config = {}
+    if "Logging" in sm:
+        lg = resolve(sm["Logging"])
+        destinations = [{"cloudWatchLogsLogGroup": {"logGroupArn": d["CloudWatchLogsLogGroup"]["LogGroupArn"]}}
+                        for d in lg.get("Destinations", [])]  # fmt: skip
+        logging_config = {"loggingConfiguration": {"level": lg.get("Level", "OFF"), "destinations": destinations,
+                                                   "includeExecutionData": bool(lg.get("IncludeExecutionData", False))}}  # fmt: skip
+    name = resolve.attributes[sm_id]["Name"]
+    sm_arn = sfn.create_state_machine(name=name, definition=text, roleArn=role, **logging_config)["stateMachineArn"]
 
     for props in resources(template, "AWS::CloudWatch::Alarm").values():
         alarm = resolve(props)

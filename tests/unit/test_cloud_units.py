@@ -132,6 +132,13 @@ def test_the_layer_build_refuses_other_binaries(tmp_path: Path) -> None:
     assert f"error: {mac} is a macOS (Mach-O) executable" in done.stderr
 
 
+def test_the_arm64_layer_check_wants_aarch64(tmp_path: Path) -> None:
+    arm = tmp_path / "ffmpeg"
+    arm.write_bytes(b"\x7fELF\x02\x01\x01\x00" + bytes(8) + b"\x02\x00\xb7\x00" + bytes(64))
+    assert layer.main(["--arch", "aarch64", str(arm)]) == 0
+    assert layer.main([str(arm)]) == 1
+
+
 def test_the_wheel_binaries_pass_the_layer_check() -> None:
     from splitstitch.binaries import binaries
 

@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SECONDS ?= 20
 
-.PHONY: setup demo test lint unit functional integration sam bench clean
+.PHONY: setup demo cloud-demo test lint unit functional integration sam bench clean
 
 setup: $(STAMP)
 
@@ -20,6 +20,23 @@ demo: setup
 	$(BIN)/splitstitch sample demo/sample.mp4 --seconds $(SECONDS)
 	$(BIN)/splitstitch transcode demo/sample.mp4 -o demo/sample.out.mp4 --report demo/sample.report.json
 	@echo "report: demo/sample.report.json"
+
+# The cloud path on this machine: `splitstitch cloud local` serves the stack of template.yaml (moto; no Docker, no
+# AWS account), `splitstitch cloud run` uploads a clip to it, follows the job and downloads the verified output.
+CLOUD_PORT ?= 4566
+LOCAL_AWS  := AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_DEFAULT_REGION=us-east-1
+
+cloud-demo: setup
+	mkdir -p demo
+	test -f demo/sample.mp4 || $(BIN)/splitstitch sample demo/sample.mp4 --seconds $(SECONDS)
+	@export $(LOCAL_AWS); \
+	$(BIN)/splitstitch cloud local --port $(CLOUD_PORT) --parameter Preset=veryfast >demo/cloud-local.out 2>demo/cloud-local.log & \
+	pid=$$!; trap "kill $$pid; wait $$pid" EXIT; \
+	for i in $$(seq 1 150); do test -s demo/cloud-local.out && break; sleep 0.2; done; \
+	cat demo/cloud-local.out; \
+	$(BIN)/splitstitch cloud run demo/sample.mp4 --endpoint-url http://127.0.0.1:$(CLOUD_PORT) -o demo/sample.cloud.mp4 && \
+	$(BIN)/splitstitch cloud status --key uploads/sample.mp4 --endpoint-url http://127.0.0.1:$(CLOUD_PORT)
+	@echo "function logs: demo/cloud-local.log"
 
 lint: setup
 	$(BIN)/ruff check .

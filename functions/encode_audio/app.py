@@ -13,13 +13,14 @@ from splitstitch_cloud.storage import S3Store
 logger, tracer, metrics = Logger(), Tracer(), Metrics()
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     logger.append_keys(job=event["job"])
     with tempfile.TemporaryDirectory() as tmp:
-        result = encode_audio(S3Store.from_env(event["bucket"]), event, Path(tmp), context.memory_limit_in_mb)
+        result = encode_audio(S3Store.from_env(event["bucket"]), event, Path(tmp), context.memory_limit_in_mb,
+                              context.get_remaining_time_in_millis() / 1000)  # fmt: skip
     metrics.add_metric(name="AudioEncodeSeconds", unit=MetricUnit.Seconds, value=result.seconds)
     logger.info("audio encoded", extra={"fragments": len(result.fragments), "seconds": result.seconds})
     return {"fragments": len(result.fragments)}

@@ -11,7 +11,7 @@ from splitstitch_cloud.storage import S3Store
 logger, tracer, metrics = Logger(), Tracer(), Metrics()
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:

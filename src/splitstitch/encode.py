@@ -37,6 +37,9 @@ log = logging.getLogger(__name__)
 VerifyMode = Literal["full", "joins"]
 ROTATION_FILTERS = {90: "transpose=cclock", 180: "hflip,vflip", 270: "transpose=clock"}
 FRAGMENTED = "+empty_moov+default_base_moof+frag_custom"  # one init with no samples, then the fragments
+# Containers whose index (MP4/MOV moov) holds every stream's parameters: a remote encoder skips probing packets
+# at the file's start (otherwise one 4 MiB range request there per encoder, far from its segment).
+INDEXED_CONTAINERS = {"mov"}
 
 
 def _folder(rung: str | None) -> str:
@@ -94,18 +97,20 @@ class SegmentTask:
     verify: VerifyMode = "full"
     rung: str | None = None  # streaming: which rung of the ladder (settings carry its height and cap)
     placement: Placement | None = None  # streaming: the encoder writes the final media segment
+    container: str = ""  # the source's probed format name ("mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm"...)
 
     def to_dict(self) -> dict[str, Any]:
         return {"segment": asdict(self.segment), "video": self.video.to_dict(), "source_start": self.source_start,
                 "settings": self.settings.to_dict(), "threads": self.threads, "timescale": self.timescale,
-                "verify": self.verify, "rung": self.rung,
+                "verify": self.verify, "rung": self.rung, "container": self.container,
                 "placement": asdict(self.placement) if self.placement else None}  # fmt: skip
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> SegmentTask:
         return cls(Segment(**d["segment"]), VideoInfo.from_dict(d["video"]), d["source_start"],
                    Settings.from_dict(d["settings"]), d["threads"], d["timescale"], d.get("verify", "full"),
-                   d.get("rung"), Placement(**d["placement"]) if d.get("placement") else None)  # fmt: skip
+                   d.get("rung"), Placement(**d["placement"]) if d.get("placement") else None,
+                   d.get("container", ""))  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -189,6 +194,8 @@ def encode_args(task: SegmentTask, source: MediaSource, output: Path) -> list[st
     """argv (without the program) that encodes the task's segment of `source` to `output`."""
     segment, video = task.segment, task.video
     in_opts: dict[str, str | int | float | None] = {"threads": 1, "noautorotate": None}
+    if source.is_remote and task.container.split(",")[0] in INDEXED_CONTAINERS:
+        in_opts["probesize"] = 32  # the moov describes every stream: no packets read at the file's start
     seek = seek_seconds(segment, video.time_base, task.source_start)
     if seek is not None:
         in_opts |= {"noaccurate_seek": None, "ss": f"{seek:.6f}"}

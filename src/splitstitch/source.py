@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 CA_FILE_ENV = "SPLITSTITCH_CA_FILE"
 CA_BUNDLES = ("/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/certs/ca-certificates.crt")  # Lambda, Debian
 REQUEST_BYTES = 4 << 20  # one HTTP range request: over-reads at most this past what the demuxer needs
+INITIAL_REQUEST_BYTES = 64 << 10  # requests while the header is parsed (ftyp, moov...): small, not 4 MiB each
 PROTOCOLS = {"file": "file", "https": "https,tls,tcp", "http": "http,tcp"}
 
 
@@ -66,7 +67,7 @@ class MediaSource:
         """Protocol options for ffmpeg's/ffprobe's `-i` of this source."""
         options: dict[str, str | int | None] = {"protocol_whitelist": PROTOCOLS[self.scheme]}
         if self.is_remote:
-            options["request_size"] = REQUEST_BYTES
+            options |= {"request_size": REQUEST_BYTES, "initial_request_size": INITIAL_REQUEST_BYTES}
         if self.scheme == "https" and ca_file():
             options |= {"tls_verify": 1, "ca_file": ca_file()}
         return options

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -36,6 +37,7 @@ from splitstitch.storage import Storage, get_json, put_json
 from splitstitch.verify import Check, Verification, compare
 
 log = logging.getLogger(__name__)
+RESULT_READERS = 32  # segment results read at once by the finish stage
 
 
 STREAM_SEGMENT_S = 6.0  # HLS/DASH segment length when none is asked for (Apple's authoring guidance: 6 s)
@@ -67,10 +69,12 @@ def prepare(
 
 
 def encode_segment(
-    task: SegmentTask, source: MediaSource, store: Storage, work: Path, on_progress: Reporter | None = None
+    task: SegmentTask, source: MediaSource, store: Storage, work: Path, on_progress: Reporter | None = None,
+    timeout: float = 3600.0,
 ) -> EncodedSegment:
-    """Encode and check one segment; store its fragments (and, for segment 0, the init) and its result."""
-    result, fragments, init = run_segment_job(task, source, work, on_progress=on_progress)
+    """Encode and check one segment; store its fragments (and, for segment 0, the init) and its result.
+    `timeout`: seconds the encode may take (a ToolError with `timed_out` after that)."""
+    result, fragments, init = run_segment_job(task, source, work, timeout, on_progress=on_progress)
     store.put_file(fragment_name(result.index, task.rung), fragments)
     if result.index == 0:
         store.put_bytes(init_name(task.rung), init)
@@ -124,7 +128,10 @@ def video_parts(job: Job, encoded: list[EncodedSegment]) -> list[assemble.VideoP
 
 def finish(job: Job, store: Storage, sink: Sink, name: str) -> Finished:
     """Assemble the output from the stored fragments into `sink` and verify it from the bytes written."""
-    encoded = [EncodedSegment.from_dict(get_json(store, result_name(s.index))) for s in job.plan.segments]
+    with ThreadPoolExecutor(max_workers=RESULT_READERS) as pool:  # one request each: in the cloud, at once
+        encoded = list(
+            pool.map(lambda s: EncodedSegment.from_dict(get_json(store, result_name(s.index))), job.plan.segments)
+        )
     audio = AudioResult.from_dict(get_json(store, audio_names.result_name())) if job.audio else None
     video_init = store.get_bytes(init_name())
     audio_init = store.get_bytes(audio_names.init_name()) if job.audio else None
@@ -179,4 +186,3 @@ def structure_checks(
     if audio is not None:
         checks.append(Check("audio_decodes_cleanly", True, f"decoded by the audio job: {audio.check}"))
     return checks
-

@@ -1,10 +1,13 @@
 """The bucket's contract, shared by the functions and by clients (`splitstitch cloud`): key layout, object
 metadata names, content types. Pure: names only, no S3 calls, no core imports.
 
-uploads/<name>            what users upload; the only prefix the S3 notification listens to
-work/<job>/...            job.json, items.json (Distributed Map items), segments/, audio/ (lifecycle-expired)
-outputs/<stem>.<ext>      verified outputs, and outputs/<stem>.report.json
-jobs/<job>.json           job status (running / succeeded / failed)
+uploads/<name>            what users upload; the only prefix the S3 notification listens to (keys ending in "/"
+                          are folder markers, ignored)
+work/<job>/...            job.json, items.json (Distributed Map items), segments/, audio/, usage/ (what each
+                          invocation used), errors/<index>.json (why an item failed) - lifecycle-expired
+outputs/<stem>-<id>.<ext> verified outputs, unique per job (<id> is the job's digest: two uploads never share an
+                          output), and outputs/<stem>-<id>.report.json
+jobs/<job>.json           job status (starting / running / succeeded / failed), stage, attempt, reason
 """
 
 from __future__ import annotations
@@ -15,13 +18,26 @@ from pathlib import PurePosixPath
 
 UPLOADS, WORK, OUTPUTS, JOBS = "uploads/", "work/", "outputs/", "jobs/"
 NAME_LIMIT = 80  # Step Functions execution names: 1-80 of [A-Za-z0-9_-]
+JOB_LIMIT = NAME_LIMIT - 4  # room for an attempt suffix ("-2" ... "-999")
+DIGEST = 16
 
 
 def job_name(key: str, etag_or_version: str) -> str:
-    """A deterministic execution name: a duplicated S3 event for the same object gives the same job."""
-    digest = hashlib.sha256(f"{key}\0{etag_or_version}".encode()).hexdigest()[:16]
+    """A deterministic job name: a duplicated S3 event for the same object gives the same job."""
+    digest = hashlib.sha256(f"{key}\0{etag_or_version}".encode()).hexdigest()[:DIGEST]
     stem = re.sub(r"[^A-Za-z0-9_-]+", "-", PurePosixPath(key).stem).strip("-_") or "job"
-    return f"{stem[: NAME_LIMIT - len(digest) - 1]}-{digest}"
+    return f"{stem[: JOB_LIMIT - len(digest) - 1]}-{digest}"
+
+
+def execution_name(job: str, attempt: int) -> str:
+    """A job's first attempt runs as the execution named like the job; a retry after a failure as <job>-<n>
+    (Step Functions keeps a finished execution's name for 90 days)."""
+    return job if attempt <= 1 else f"{job}-{attempt}"
+
+
+def is_folder_marker(key: str) -> bool:
+    """The console's "Create folder" puts an empty object named like the folder."""
+    return key.endswith("/")
 
 
 def work_prefix(job: str) -> str:
@@ -49,10 +65,26 @@ def status_key(job: str) -> str:
     return f"{JOBS}{job}.json"
 
 
-def output_key(source_key: str, extension: str) -> str:
-    """uploads/a/movie.mov -> outputs/a/movie.mp4 (the output container's extension)."""
+def output_key(source_key: str, job: str, extension: str) -> str:
+    """uploads/a/movie.mov of job movie-<digest> -> outputs/a/movie-<digest>.mp4: the output container's
+    extension, and the job's digest so that no job's output is another's (movie.mov and movie.mkv, or two
+    versions of one key, each get their own)."""
     relative = PurePosixPath(source_key[len(UPLOADS) :] if source_key.startswith(UPLOADS) else source_key)
-    return f"{OUTPUTS}{relative.with_suffix(extension)}"
+    digest = job.rsplit("-", 1)[-1]
+    return f"{OUTPUTS}{relative.with_name(f'{relative.stem}-{digest}{extension}')}"
+
+
+AUDIO_RESULT = "audio/result.json"  # = splitstitch.audio.RESULT_NAME (a test keeps them equal)
+
+
+def error_name(item: str) -> str:
+    """work/<job>/errors/<item>.json: why an item ("00003", "audio") failed, in one line."""
+    return f"errors/{item}.json"
+
+
+def usage_name(item: str, request_id: str) -> str:
+    """work/<job>/usage/<item>-<request>.json: what one invocation used (every attempt, failed ones too)."""
+    return f"usage/{item}-{request_id}.json"
 
 
 def report_key(out_key: str) -> str:

@@ -1,4 +1,8 @@
-"""Job status documents in jobs/<job>.json: one writer, merged updates, never deleted by the pipeline."""
+"""Job status documents in jobs/<job>.json: merged updates, never deleted by the pipeline.
+
+A job is one uploaded object (its key and version/ETag). Its attempts run as executions `<job>`, `<job>-2`...;
+`state` is starting (prepare is planning it) -> running -> succeeded | failed, `stage` says where it is.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +10,12 @@ import json
 import time
 from typing import Any
 
+from splitstitch_cloud import contract
 from splitstitch_cloud.contract import status_key
 from splitstitch_cloud.storage import S3Store
 
-RUNNING, SUCCEEDED, FAILED = "running", "succeeded", "failed"
+STARTING, RUNNING, SUCCEEDED, FAILED = "starting", "running", "succeeded", "failed"
+ENDED = (SUCCEEDED, FAILED)
 
 
 def read_status(store: S3Store, job: str) -> dict[str, Any] | None:
@@ -27,6 +33,11 @@ def write_status(store: S3Store, job: str, state: str, **fields: Any) -> dict[st
     return status
 
 
+def one_line(text: str) -> str:
+    text = str(text).strip()
+    return text.splitlines()[0] if text else "no details"
+
+
 def failure_reason(error: dict[str, Any] | None) -> str:
     """One line from a Step Functions Catch result ({"Error", "Cause"}; Cause may be a Lambda error JSON)."""
     if not error:
@@ -38,5 +49,25 @@ def failure_reason(error: dict[str, Any] | None) -> str:
         parsed = None
     if isinstance(parsed, dict) and parsed.get("errorMessage"):
         name, cause = parsed.get("errorType", name), parsed["errorMessage"]
-    line = str(cause).strip().splitlines()[0] if str(cause).strip() else "no details"
-    return f"{name}: {line}"
+    return f"{name}: {one_line(cause)}"
+
+
+def item_failure(error_type: str, message: str) -> dict[str, Any]:
+    return {"error": error_type, "reason": f"{error_type}: {one_line(message)}", "at": time.time()}
+
+
+def first_item_failure(store: S3Store, job: str) -> str | None:
+    """The earliest reason an item (segment or audio) recorded under work/<job>/errors/, leaving out segments
+    that succeeded on a later attempt; None when no item recorded one."""
+    keys = store.keys(contract.work_prefix(job))
+    done = {k.rsplit("/", 1)[-1] for k in keys if "/segments/" in k and k.endswith(".json")}
+    if any(k.endswith("/" + contract.AUDIO_RESULT) for k in keys):
+        done.add("audio.json")
+    recorded = []
+    for key in keys:
+        if "/errors/" in key and key.rsplit("/", 1)[-1] not in done:
+            try:
+                recorded.append(store.get_json(key))
+            except store.s3.exceptions.NoSuchKey:
+                continue
+    return min(recorded, key=lambda r: r.get("at", 0.0))["reason"] if recorded else None

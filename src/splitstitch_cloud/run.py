@@ -1,5 +1,6 @@
-"""Run one job on a deployed stack from a client: upload, follow, download. Used by `splitstitch cloud run`
-and by the benchmark's `aws:STACK` runtime (timed from upload to downloaded output)."""
+"""A client of a deployed (or local) stack: upload, follow, download; find a job by its upload key; describe
+its progress. Used by `splitstitch cloud run|status` and by the benchmark's `aws:STACK` runtime (timed from
+upload to downloaded output)."""
 
 from __future__ import annotations
 
@@ -9,13 +10,24 @@ from pathlib import Path
 from typing import Any
 
 from splitstitch.errors import SplitstitchError, UsageError
-from splitstitch_cloud import contract
-from splitstitch_cloud.jobs import FAILED, SUCCEEDED, read_status
+from splitstitch_cloud import contract, cost
+from splitstitch_cloud.jobs import ENDED, FAILED, read_status
 from splitstitch_cloud.storage import S3Store, client
+
+POLL_SECONDS = 1.0
 
 
 class CloudError(SplitstitchError):
     """The stack, the bucket or the job could not be found, or the job failed."""
+
+
+def stack_outputs(stack: str, endpoint_url: str | None = None, region: str | None = None) -> dict[str, str]:
+    cfn = client("cloudformation", endpoint_url, region)
+    try:
+        outputs = cfn.describe_stacks(StackName=stack)["Stacks"][0].get("Outputs", [])
+    except cfn.exceptions.ClientError as exc:
+        raise CloudError(f"stack {stack}: {exc.response['Error']['Message']}") from None
+    return {o["OutputKey"]: o["OutputValue"] for o in outputs}
 
 
 def open_store(
@@ -25,28 +37,62 @@ def open_store(
     s3 = client("s3", endpoint_url, region)
     if bucket:
         return S3Store(bucket, s3)
-    cfn = client("cloudformation", endpoint_url, region)
-    try:
-        outputs = cfn.describe_stacks(StackName=stack)["Stacks"][0].get("Outputs", [])
-    except cfn.exceptions.ClientError as exc:
-        raise CloudError(f"stack {stack}: {exc.response['Error']['Message']}") from None
-    name = next((o["OutputValue"] for o in outputs if o["OutputKey"] == "BucketName"), None)
+    name = stack_outputs(stack, endpoint_url, region).get("BucketName")
     if not name:
         raise CloudError(f"stack {stack}: no BucketName output (deploy template.yaml, or pass --bucket)")
     return S3Store(name, s3)
 
 
-def follow(store: S3Store, job: str, timeout: float, on_poll: Any = None) -> dict[str, Any]:
-    """Poll jobs/<job>.json until the job ends; `on_poll(status, encoded_segments)` sees every poll."""
-    deadline = time.monotonic() + timeout
+def job_of_key(store: S3Store, key: str) -> str:
+    """The job of the object now at `key` (its version or ETag names it)."""
+    try:
+        head = store.head(key)
+    except store.s3.exceptions.ClientError as exc:
+        raise CloudError(f"{key}: no such upload in {store.bucket} ({exc.response['Error'].get('Code')})") from None
+    return contract.job_name(key, head.get("VersionId") or head["ETag"].strip('"'))
+
+
+def progress(store: S3Store, job: str, status: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The status plus what can be seen of the job's progress: segments encoded so far and seconds elapsed."""
+    status = status or read_status(store, job)
+    if status is None:
+        raise CloudError(f"job {job}: no status in jobs/ (wrong stack or job name?)")
+    encoded = status.get("segments", 0) if status["state"] in ENDED else sum(
+        1 for k in store.keys(contract.work_key(job, "segments/")) if k.endswith(".json"))  # fmt: skip
+    end = float(status.get("updated", time.time())) if status["state"] in ENDED else time.time()
+    return status | {"segments_done": encoded, "elapsed_s": round(end - float(status.get("created", end)), 1)}
+
+
+def describe(p: dict[str, Any]) -> str:
+    """One job's progress for people, a few lines."""
+    lines = [f"job {p['job']}: {p['state']}, stage {p.get('stage', '?')}, attempt {p.get('attempt', 1)}, "
+             f"{p['segments_done']}/{p.get('segments', '?')} segments, {p['elapsed_s']:.1f} s"]  # fmt: skip
+    if p.get("source_key"):
+        lines.append(f"upload: {p['source_key']}")
+    if p.get("reason"):
+        lines.append(f"reason: {p['reason']}")
+    if p.get("output_key") and p["state"] == "succeeded":
+        lines.append(f"output: {p['output_key']}")
+    return "\n".join(lines)
+
+
+def follow(
+    store: S3Store, job: str, timeout: float, on_poll: Any = None, after: float = 0.0
+) -> tuple[dict[str, Any], int]:
+    """Poll jobs/<job>.json until the job ends; `on_poll(progress)` sees every poll. A failure recorded before
+    `after` (the upload's S3 time: an earlier attempt's) is not the end: the upload starts a new attempt.
+    Returns the status and the poll count."""
+    deadline, polls = time.monotonic() + timeout, 0
     while time.monotonic() < deadline:
-        status = read_status(store, job) or {"state": "waiting"}
-        if on_poll is not None:
-            encoded = sum(1 for k in store.keys(contract.work_key(job, "segments/")) if k.endswith(".json"))
-            on_poll(status, encoded)
-        if status["state"] in (SUCCEEDED, FAILED):
-            return status
-        time.sleep(1.0)
+        polls += 1
+        status = read_status(store, job)
+        stale = status is not None and status["state"] == FAILED and float(status.get("updated", 0)) < after
+        current = status is not None and not stale
+        if current and on_poll is not None:
+            on_poll(progress(store, job, status))
+        if current and status["state"] in ENDED:
+            return status, polls
+        time.sleep(POLL_SECONDS)
     raise CloudError(f"job {job}: still not finished after {timeout:.0f} s (see `splitstitch cloud status {job}`)")
 
 
@@ -63,7 +109,8 @@ def run_job(
     timeout: float = 3600.0,
     on_poll: Any = None,
 ) -> dict[str, Any]:
-    """Upload `source` to uploads/, wait for the job, download its output; returns what happened."""
+    """Upload `source` to uploads/, wait for the job, download its output; returns what happened, with the job's
+    cost plus this client's (its polls and the download)."""
     if not source.is_file():
         raise UsageError(f"{source}: no such file")
     started = time.perf_counter()
@@ -71,19 +118,22 @@ def run_job(
     upload_key = contract.UPLOADS + (key or source.name)
     metadata = {contract.SETTINGS_METADATA: json.dumps(settings)} if settings else {}
     store.s3.upload_file(str(source), store.bucket, upload_key, ExtraArgs={"Metadata": metadata})
-    head = store.head(upload_key)
-    job = contract.job_name(upload_key, head.get("VersionId") or head["ETag"].strip('"'))
-    status = follow(store, job, timeout, on_poll)
+    job = job_of_key(store, upload_key)
+    uploaded_at = store.head(upload_key)["LastModified"].timestamp()  # S3's clock, as the functions' statuses
+    status, polls = follow(store, job, timeout, on_poll, after=uploaded_at)
     if status["state"] == FAILED:
-        raise CloudError(f"job {job} failed: {status.get('reason', 'no reason recorded')}")
+        raise CloudError(f"job {job} failed: {status.get('reason') or 'no reason recorded'}")
     target = output or source.with_name(f"{source.stem}.out{Path(status['output_key']).suffix}")
     store.download(status["output_key"], target)
+    total = cost.add(status["cost"], cost.client_cost(polls, target.stat().st_size)) if status.get("cost") else None
     return {
         "job": job,
         "bucket": store.bucket,
         "upload_key": upload_key,
         "output": str(target),
         "status": status,
-        "cost_usd": status.get("cost", {}).get("usd", {}).get("total"),
+        "cost": total,
+        "cost_usd": total["usd"]["total"] if total else None,
+        "polls": polls,
         "client_seconds": round(time.perf_counter() - started, 3),
     }

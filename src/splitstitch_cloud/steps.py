@@ -1,31 +1,47 @@
 """The core's stages on S3, one function per Lambda handler and named like the stage it runs:
 `prepare` (S3-triggered), `encode_segment` (Distributed Map item), `encode_audio` (beside the Map),
-`finish`, plus `record_failure` (the Catch target). Each only adapts: it finds the source (a presigned
-URL), the job's storage (`work/<job>/`) and the output (a multipart upload), and calls `splitstitch.stages`.
+`finish`, plus `record_failure` (the Catch target, and the EventBridge rule's for executions that ended badly).
+Each only adapts: it finds the source (a presigned URL), the job's storage (`work/<job>/`) and the output (a
+multipart upload), and calls `splitstitch.stages`; every invocation records what it used (`usage.py`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-import platform
+import tempfile
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from splitstitch import stages
 from splitstitch.audio import AudioPlan, AudioResult
 from splitstitch.codecs import output_format
 from splitstitch.encode import EncodedSegment, SegmentTask
-from splitstitch.errors import SplitstitchError, UsageError, VerificationError
-from splitstitch.inputs import SNIFF_BYTES, Limits
+from splitstitch.errors import SplitstitchError, ToolError, UsageError, VerificationError
+from splitstitch.inputs import SNIFF_BYTES, Limits, check_head
 from splitstitch.job import Job
 from splitstitch.plan import Fanout
 from splitstitch.report import StageTimer, build_report
 from splitstitch.settings import Settings
-from splitstitch_cloud import contract, cost
-from splitstitch_cloud.jobs import FAILED, RUNNING, SUCCEEDED, failure_reason, read_status, write_status
+from splitstitch_cloud import contract, usage
+from splitstitch_cloud.admission import admit, check_decodable
+from splitstitch_cloud.jobs import (
+    ENDED,
+    FAILED,
+    RUNNING,
+    STARTING,
+    SUCCEEDED,
+    failure_reason,
+    first_item_failure,
+    item_failure,
+    read_status,
+    write_status,
+)  # fmt: skip
 from splitstitch_cloud.storage import MultipartSink, S3Storage, S3Store
 
 MB_PER_VCPU = 1769  # Lambda: 1,769 MB buys one vCPU, linearly, up to 6
@@ -33,10 +49,11 @@ ENCODE_BUDGET = 0.35  # a segment's estimated encode time may use this share of 
 UNSUPPORTED_IN_LAMBDA = {
     "av1": "av1 output is not supported in Lambda (the ffmpeg layer has no AV1 decoder to verify it)"
 }
+T = TypeVar("T")
 
 
-def arch() -> cost.Arch:
-    return "arm64" if platform.machine() in ("aarch64", "arm64") else "x86_64"
+class EncodeTimeout(SplitstitchError):
+    """An encode would not finish within its function's timeout. Not retried: it would run out of time again."""
 
 
 @dataclass(frozen=True)
@@ -64,9 +81,24 @@ class Deployment:
 @dataclass(frozen=True)
 class Started:
     job: str
-    state: str  # "started", "duplicate" or "failed"
+    state: str  # "started", "duplicate", "ignored" or "failed"
     segments: int = 0
     reason: str | None = None
+    attempt: int = 1
+
+
+@dataclass(frozen=True)
+class Upload:
+    """One S3 ObjectCreated record."""
+
+    key: str
+    etag: str
+    version: str | None = None
+    sequencer: str | None = None
+
+    @property
+    def job(self) -> str:
+        return contract.job_name(self.key, self.version or self.etag)
 
 
 def job_settings(defaults_json: str | None, metadata: dict[str, str]) -> Settings:
@@ -85,123 +117,180 @@ def source_ref(key: str, version: str | None, size: int) -> dict[str, Any]:
     return {"key": key, "version": version, "size": size}
 
 
-def prepare(
-    store: S3Store, sfn: Any, key: str, etag: str, version: str | None, state_machine_arn: str,
-    deployment: Deployment, memory_mb: int, tmp: Path,
-) -> Started:  # fmt: skip
-    """Probe and plan from ranged reads of the upload (nothing is copied); write the job, its Map items and
-    its status; start the execution. A refused upload is a failed job with its one-line reason."""
-    began = time.perf_counter()
-    job_id = contract.job_name(key, version or etag)
-    if read_status(store, job_id) is not None:
-        return Started(job_id, "duplicate")
-    try:
-        head = store.head(key, version)
-        size = int(head["ContentLength"])
-        settings = job_settings(os.environ.get("DEFAULT_SETTINGS"), head.get("Metadata", {}))
-        fmt = output_format(settings.codec, Path("output.mp4"))
-        limits = Limits(max_bytes=deployment.max_source_bytes)
-        first_bytes = store.get(key, 0, min(SNIFF_BYTES, size), version) if size else b""
-        source = store.source(key, version, size)
-        job = stages.prepare(job_id, source, settings, fmt, deployment.fanout(), store=S3Storage(store, job_id),
-                             work=tmp, limits=limits, head=first_bytes, scan_parallel=deployment.scan_parallel)  # fmt: skip
-    except SplitstitchError as exc:
-        write_status(store, job_id, FAILED, source_key=key, reason=str(exc))
-        return Started(job_id, "failed", reason=str(exc))
-    ref = source_ref(key, version, size)
+def plan_job(
+    store: S3Store, upload: Upload, deployment: Deployment, defaults: str | None = None
+) -> tuple[Job, dict[str, Any]]:
+    """Probe and plan from ranged reads of the upload; refuses (InputError/UsageError) before reading anything
+    when the upload is empty or over MaxSourceBytes. `defaults`: the template's settings (env DEFAULT_SETTINGS)."""
+    head = store.head(upload.key, upload.version)
+    size = int(head["ContentLength"])
+    limits = Limits(max_bytes=deployment.max_source_bytes)
+    check_head(upload.key, size, b"", limits)  # size only: nothing has been read yet
+    settings = job_settings(
+        defaults if defaults is not None else os.environ.get("DEFAULT_SETTINGS"), head.get("Metadata", {})
+    )
+    fmt = output_format(settings.codec, Path("output.mp4"))
+    first_bytes = store.get(upload.key, 0, min(SNIFF_BYTES, size), upload.version)
+    source = store.source(upload.key, upload.version, size)
+    with tempfile.TemporaryDirectory() as tmp:  # used only to rebuild a source whose timestamps restart
+        job = stages.prepare(upload.job, source, settings, fmt, deployment.fanout(), store=S3Storage(store, upload.job),
+                             work=Path(tmp), limits=limits, head=first_bytes, scan_parallel=deployment.scan_parallel)  # fmt: skip
+    check_decodable(source, job.info)
     if job.rebuilt:  # timestamps restarted: the encoders read the copy rebuilt on one timeline
-        rebuilt_key = contract.work_key(job_id, job.rebuilt)
-        ref = source_ref(rebuilt_key, None, int(store.head(rebuilt_key)["ContentLength"]))
-    store.put_json(contract.job_key(job_id), job.to_dict() | {"source_ref": ref})
-    items = [{"job": job_id, "bucket": store.bucket, "source": ref, "task": job.segment_task(s.index).to_dict()}
-             for s in job.plan.longest_first()]  # fmt: skip
-    store.put_json(contract.items_key(job_id), items)
-    usage = {"function": "prepare", "memory_mb": memory_mb, "seconds": round(time.perf_counter() - began, 3),
-             "arch": arch()}  # fmt: skip
-    output_key = contract.output_key(key, fmt.extension)
-    write_status(store, job_id, RUNNING, source_key=key, output_key=output_key, segments=len(job.plan.segments),
-                 plan=job.plan.reason, prepare=usage)  # fmt: skip
-    audio = None
-    if job.audio:
-        audio = {"job": job_id, "bucket": store.bucket, "source": ref, "audio": job.audio.to_dict()}
-    execution_input = {"job": job_id, "bucket": store.bucket, "items_key": contract.items_key(job_id), "audio": audio}
+        rebuilt = contract.work_key(job.id, job.rebuilt)
+        return job, source_ref(rebuilt, None, int(store.head(rebuilt)["ContentLength"]))
+    return job, source_ref(upload.key, upload.version, size)
+
+
+def map_item(job: Job, bucket: str, ref: dict[str, Any], task: SegmentTask) -> dict[str, Any]:
+    """One Distributed Map item: everything an encoder needs, nothing it must look up (see events/encode_segment.json)."""
+    return {"job": job.id, "bucket": bucket, "source": ref, "task": task.to_dict()}
+
+
+def prepare(store: S3Store, sfn: Any, upload: Upload, state_machine_arn: str, deployment: Deployment,
+            memory_mb: int) -> Started:  # fmt: skip
+    """Write the job, its Map items and its status; start the execution. The status is written before the
+    execution starts and marked running after, so a retry of this invocation (StartExecution failed) carries
+    on where it stopped. A refused upload is a failed job with its one-line reason."""
+    began, init_s = time.perf_counter(), usage.init_seconds()
+    job_id = upload.job
+    admission = admit(upload.key, read_status(store, job_id), upload.sequencer)
+    if admission.action != "start":
+        return Started(
+            job_id if admission.action == "duplicate" else "",
+            "duplicate" if admission.action == "duplicate" else "ignored",
+        )
+    if admission.fresh:
+        store.delete_prefix(contract.work_prefix(job_id))
+    fresh = {"created": time.time(), "reason": None, "cost": None, "output_key": None} if admission.fresh else {}
+    write_status(store, job_id, STARTING, stage="prepare", source_key=upload.key, sequencer=upload.sequencer,
+                 attempt=admission.attempt, **fresh)  # fmt: skip
     try:
-        sfn.start_execution(stateMachineArn=state_machine_arn, name=job_id, input=json.dumps(execution_input))
-    except sfn.exceptions.ExecutionAlreadyExists:
-        return Started(job_id, "duplicate", len(job.plan.segments))
-    return Started(job_id, "started", len(job.plan.segments))
+        job, ref = plan_job(store, upload, deployment)
+    except SplitstitchError as exc:
+        write_status(store, job_id, FAILED, stage="prepare", reason=str(exc))
+        return Started(job_id, "failed", reason=str(exc), attempt=admission.attempt)
+    store.put_json(contract.job_key(job_id), job.to_dict() | {"source_ref": ref})
+    items = [map_item(job, store.bucket, ref, task) for task in job.tasks()]
+    store.put_json(contract.items_key(job_id), items)
+    audio = {"job": job_id, "bucket": store.bucket, "source": ref, "audio": job.audio.to_dict()} if job.audio else None
+    execution = contract.execution_name(job_id, admission.attempt)
+    record = usage.record("prepare", memory_mb, began, init_s, True, s3_puts=4, s3_gets=4)
+    write_status(store, job_id, STARTING, segments=len(job.plan.segments), plan=job.plan.reason, execution=execution,
+                 output_key=contract.output_key(upload.key, job_id, job.output.extension), prepare=record)  # fmt: skip
+    execution_input = {"job": job_id, "bucket": store.bucket, "items_key": contract.items_key(job_id), "audio": audio}
+    with contextlib.suppress(sfn.exceptions.ExecutionAlreadyExists):  # started by the invocation this one retries
+        sfn.start_execution(stateMachineArn=state_machine_arn, name=execution, input=json.dumps(execution_input))
+    write_status(store, job_id, RUNNING, stage="encode")
+    return Started(job_id, "started", len(job.plan.segments), attempt=admission.attempt)
 
 
-def _usage(storage: S3Storage, name: str, function: str, began: float, memory_mb: int) -> None:
-    record = {"function": function, "memory_mb": memory_mb, "seconds": round(time.perf_counter() - began, 3),
-              "arch": arch(), "s3_puts": storage.puts + 1, "s3_gets": storage.gets}  # fmt: skip
-    storage.put_bytes(f"usage/{name}.json", json.dumps(record).encode())
+def encode_budget(remaining_s: float | None) -> float:
+    """Seconds ffmpeg may take: the invocation's remaining time less a margin to check and store the result."""
+    if remaining_s is None:
+        return 3600.0
+    return remaining_s - min(max(10.0, 0.1 * remaining_s), 0.5 * remaining_s)
 
 
-def encode_segment(store: S3Store, item: dict[str, Any], tmp: Path, memory_mb: int) -> EncodedSegment:
-    """One Map item: the segment's range read from the upload by a presigned URL, encoded and stored."""
-    began = time.perf_counter()
-    ref, task = item["source"], SegmentTask.from_dict(item["task"])
-    storage = S3Storage(store, item["job"])
-    result = stages.encode_segment(task, store.source(ref["key"], ref.get("version"), ref["size"]), storage, tmp)
-    _usage(storage, f"segment-{task.segment.index:05d}", "encode_segment", began, memory_mb)
+def _attempt(storage: S3Storage, item: str, function: str, memory_mb: int, remaining_s: float | None,
+             work: Callable[[float], T]) -> T:  # fmt: skip
+    """Run one item's work within the time left; record its usage, and on failure its one-line reason."""
+    began, init_s = time.perf_counter(), usage.init_seconds()
+    budget = encode_budget(remaining_s)
+    try:
+        result = work(budget)
+    except Exception as exc:
+        error: Exception = exc
+        if isinstance(exc, ToolError) and exc.timed_out:
+            error = EncodeTimeout(f"{function} {item}: not finished within {budget:.0f} s of the function's "
+                                  f"{remaining_s or 0:.0f} s (the plan keeps estimates under {ENCODE_BUDGET:.0%} of it)")  # fmt: skip
+        storage.put_bytes(
+            contract.error_name(item), json.dumps(item_failure(type(error).__name__, str(error))).encode()
+        )
+        usage.store_record(storage, item, usage.record(function, memory_mb, began, init_s, False, s3_gets=storage.gets,
+                                                       s3_puts=storage.puts))  # fmt: skip
+        if error is not exc:
+            raise error from None
+        raise
+    usage.store_record(storage, item, usage.record(function, memory_mb, began, init_s, True, s3_gets=storage.gets,
+                                                   s3_puts=storage.puts))  # fmt: skip
     return result
 
 
-def encode_audio(store: S3Store, item: dict[str, Any], tmp: Path, memory_mb: int) -> AudioResult:
-    began = time.perf_counter()
+def encode_segment(store: S3Store, item: dict[str, Any], tmp: Path, memory_mb: int,
+                   remaining_s: float | None = None) -> EncodedSegment:  # fmt: skip
+    """One Map item: the segment's range read from the upload by a presigned URL, encoded and stored."""
+    ref, task = item["source"], SegmentTask.from_dict(item["task"])
+    storage = S3Storage(store, item["job"])
+    source = store.source(ref["key"], ref.get("version"), ref["size"])
+    return _attempt(storage, f"{task.segment.index:05d}", "encode_segment", memory_mb, remaining_s,
+                    lambda budget: stages.encode_segment(task, source, storage, tmp, timeout=budget))  # fmt: skip
+
+
+def encode_audio(store: S3Store, item: dict[str, Any], tmp: Path, memory_mb: int,
+                 remaining_s: float | None = None) -> AudioResult:  # fmt: skip
     ref, plan = item["source"], AudioPlan.from_dict(item["audio"])
     assert plan is not None
     storage = S3Storage(store, item["job"])
-    result = stages.encode_audio(plan, store.source(ref["key"], ref.get("version"), ref["size"]), storage, tmp)
-    _usage(storage, "audio", "encode_audio", began, memory_mb)
-    return result
+    source = store.source(ref["key"], ref.get("version"), ref["size"])
+    return _attempt(storage, "audio", "encode_audio", memory_mb, remaining_s,
+                    lambda budget: stages.encode_audio(plan, source, storage, tmp))  # fmt: skip
 
 
 def finish(store: S3Store, job_id: str, memory_mb: int) -> dict[str, Any]:
     """Assemble the output with parallel part uploads, verify it from the bytes written, and only then let it
     appear; write the report and the status; remove work/<job>/."""
-    began = time.perf_counter()
+    began, init_s = time.perf_counter(), usage.init_seconds()
+    status = write_status(store, job_id, RUNNING, stage="finish")
     job = Job.from_dict(store.get_json(contract.job_key(job_id)))
-    status = read_status(store, job_id) or {}
-    output_key = status.get("output_key") or contract.output_key(job.source, job.output.extension)
+    output_key = status.get("output_key") or contract.output_key(job.source, job_id, job.output.extension)
     storage = S3Storage(store, job_id)
     sink = MultipartSink(store, output_key, contract.CONTENT_TYPES.get(job.output.extension, "video/mp4"))
     finished = stages.finish(job, storage, sink, f"s3://{store.bucket}/{output_key}")
-    usages = [store.get_json(k) for k in store.keys(contract.work_key(job_id, "usage/"))]
+    with ThreadPoolExecutor(max_workers=32) as pool:
+        records = list(pool.map(store.get_json, store.keys(contract.work_key(job_id, "usage/"))))
+    ok = [u for u in records if u.get("ok", True)]
     timer = StageTimer()
-    timer.add("prepare", float(status.get("prepare", {}).get("seconds", 0.0)))
-    timer.add("encode", max((u["seconds"] for u in usages if u["function"] == "encode_segment"), default=0.0))
-    timer.add("audio", next((u["seconds"] for u in usages if u["function"] == "encode_audio"), 0.0))
+    timer.add("prepare", float((status.get("prepare") or {}).get("seconds", 0.0)))
+    timer.add("encode", max((u["seconds"] for u in ok if u["function"] == "encode_segment"), default=0.0))
+    timer.add("audio", next((u["seconds"] for u in ok if u["function"] == "encode_audio"), 0.0))
     timer.add("finish", time.perf_counter() - began)
     timer.add("total", time.time() - job.created)
-    executor = {"kind": "lambda", "functions": len(usages) + 2, "part_uploads": sink.requests}
+    executor = {"kind": "lambda", "functions": len(records) + 2, "part_uploads": sink.requests}
     report = build_report(job, finished, f"s3://{store.bucket}/{output_key}", timer, executor, finished.verification)
     if not finished.verification.ok:
         raise VerificationError(finished.verification.failed(), report)
-    usage = {"function": "finish", "memory_mb": memory_mb, "seconds": round(time.perf_counter() - began, 3),
-             "arch": arch(), "s3_puts": sink.requests + 3, "s3_gets": storage.gets + len(usages) + 3}  # fmt: skip
-    report["cost"] = job_cost(status.get("prepare", {}), usages, usage, len(job.plan.segments), finished.size,
-                              time.time() - job.created)  # fmt: skip
+    mine = usage.record("finish", memory_mb, began, init_s, True, s3_puts=sink.requests + 4,
+                        s3_gets=storage.gets + len(records) + 4)  # fmt: skip
+    all_records = [r for r in (status.get("prepare"), *records, mine) if r]
+    report["cost"] = usage.job_cost(all_records, len(job.plan.segments), finished.size, time.time() - job.created)
     report_key = contract.report_key(output_key)
     store.put_json(report_key, report)
-    final = write_status(store, job_id, SUCCEEDED, output_key=output_key, report_key=report_key,
-                         timings_s=report["timings_s"], cost=report["cost"])  # fmt: skip
+    final = write_status(store, job_id, SUCCEEDED, stage="done", output_key=output_key, report_key=report_key,
+                         timings_s=report["timings_s"], cost=report["cost"], reason=None)  # fmt: skip
     store.delete_prefix(contract.work_prefix(job_id))
     return final
 
 
-def job_cost(prepare_usage: dict[str, Any], usages: list[dict[str, Any]], finish_usage: dict[str, Any],
-             segments: int, work_bytes: int, seconds: float) -> dict[str, Any]:  # fmt: skip
-    records = [r for r in (prepare_usage, *usages, finish_usage) if r]
-    invocations = tuple(cost.Invocation(r["function"], int(r["memory_mb"]), float(r["seconds"]), r.get("arch", "x86_64"))
-                        for r in records)  # fmt: skip
-    puts = 4 + sum(int(r.get("s3_puts", 0)) for r in records)  # + upload, job, items, status writes
-    gets = 3 + sum(int(r.get("s3_gets", 0)) for r in records)  # + head, sniff, items read by the Map
-    usage = cost.JobUsage(invocations, segments, 0, puts, gets, 2 * work_bytes, seconds / 3600)
-    return cost.estimate(usage)
-
-
 def record_failure(store: S3Store, job: str, error: dict[str, Any] | None) -> dict[str, Any]:
-    """Catch step: the job is failed with a one-line reason; nothing is written to outputs/."""
-    return write_status(store, job, FAILED, reason=failure_reason(error))
+    """Catch step: the job is failed with its first real reason (an item's recorded error, else the Catch's);
+    nothing is written to outputs/."""
+    reason = first_item_failure(store, job) or failure_reason(error)
+    return write_status(store, job, FAILED, stage="failed", reason=reason)
+
+
+def execution_ended(store: S3Store, event: dict[str, Any]) -> dict[str, Any] | None:
+    """EventBridge: an execution FAILED, TIMED_OUT or was ABORTED. A job still starting/running on that
+    execution is failed with a reason (its first recorded item error, else the execution's end); a job that
+    already ended, or has moved on to a newer attempt, is left alone (None)."""
+    detail = event["detail"]
+    job = json.loads(detail.get("input") or "{}").get("job") or detail["name"]
+    status = read_status(store, job)
+    if status is None or status["state"] in ENDED or status.get("execution", detail["name"]) != detail["name"]:
+        return None
+    cause = detail.get("error") or detail["status"]
+    reason = (
+        first_item_failure(store, job)
+        or f"execution {detail['status'].lower()}: {failure_reason({'Error': cause, 'Cause': detail.get('cause')})}"
+    )
+    return write_status(store, job, FAILED, stage="failed", reason=reason)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -30,10 +31,20 @@ PART_THREADS = 16  # parts built (GETs of their fragments) and uploaded at once 
 POOL = Config(max_pool_connections=64, retries={"mode": "standard", "max_attempts": 5})
 
 
+_clients: dict[tuple[str, ...], Any] = {}
+_clients_lock = threading.Lock()
+
+
 def client(service: str, endpoint_url: str | None = None, region: str | None = None) -> Any:
-    """boto3 client; `AWS_ENDPOINT_URL` (boto3 reads it itself) or `endpoint_url` point it at moto."""
-    return boto3.client(service, endpoint_url=endpoint_url, region_name=region or os.environ.get("AWS_REGION"),
-                        config=POOL)  # fmt: skip
+    """boto3 client, made once per process and reused (as Lambda's warm invocations should: making one costs
+    tens of milliseconds of CPU); `AWS_ENDPOINT_URL` (boto3 reads it itself) or `endpoint_url` point it elsewhere."""
+    region = region or os.environ.get("AWS_REGION")
+    key = (service, endpoint_url or "", region or "", os.environ.get("AWS_ENDPOINT_URL", ""),
+           os.environ.get("AWS_ACCESS_KEY_ID", ""))  # fmt: skip
+    with _clients_lock:
+        if key not in _clients:
+            _clients[key] = boto3.client(service, endpoint_url=endpoint_url, region_name=region, config=POOL)
+        return _clients[key]
 
 
 @dataclass

@@ -13,8 +13,8 @@ for _key, _value in POWERTOOLS_OFF.items():  # before any handler module creates
     os.environ.setdefault(_key, _value)
 
 TEST_SETTINGS = '{"segment_seconds": 1, "preset": "ultrafast"}'
-# Template parameters for fast tests. Settings travel as object metadata in real use, but moto 5.2.5 fires
-# the S3 notification before it attaches the metadata, so the notification path tests use the defaults.
+# Template parameters for fast tests. Settings may also travel as object metadata (the local stack delivers the
+# S3 notification after the PUT completed, so the metadata is there, as on AWS).
 FAST = {"Preset": "ultrafast", "RetryIntervalSeconds": 1, "MaxConcurrency": 4}
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from splitstitch_cloud import contract
 from tests.cloud.conftest import TEST_SETTINGS
-from tests.cloud.support import ROOT, FakeContext, Stack
+from tests.cloud.support import ROOT, FakeContext, Stack, handler
 
 EVENTS = ROOT / "events"
 
@@ -27,11 +27,8 @@ def upload(stack: Stack, path: Path, key: str, settings: str = TEST_SETTINGS) ->
     stack.s3.put_object(
         Bucket=stack.bucket, Key=key, Body=path.read_bytes(), Metadata={contract.SETTINGS_METADATA: settings}
     )
+    stack.settle()  # the notification is an asynchronous invocation
     return stack.s3.head_object(Bucket=stack.bucket, Key=key)["ETag"].strip('"')
-
-
-def handler(stack: Stack, logical: str):
-    return stack.handlers[stack.functions[logical]]
 
 
 def test_prepare_encode_finish_handlers(stack: Stack, samples, lambda_context: FakeContext) -> None:
@@ -60,8 +57,10 @@ def test_prepare_encode_finish_handlers(stack: Stack, samples, lambda_context: F
     done = handler(stack, "FinishFunction")(event("finish.json", **{"movie-0123456789abcdef": job,
                                                                      "splitstitch-media-123456789012": stack.bucket}),
                                              lambda_context)  # fmt: skip
-    assert done == {"job": job, "state": "succeeded", "output_key": "outputs/holiday clip.mp4"}
-    report = stack.json("outputs/holiday clip.report.json")
+    output_key = contract.output_key("uploads/holiday clip.mp4", job, ".mp4")
+    assert output_key == f"outputs/holiday clip-{job.rsplit('-', 1)[1]}.mp4"
+    assert done == {"job": job, "state": "succeeded", "output_key": output_key}
+    report = stack.json(contract.report_key(output_key))
     assert report["verification"]["ok"] is True and report["status"] == "succeeded"
     final = stack.json(contract.status_key(job))
     assert final["state"] == "succeeded" and final["cost"]["usd"]["total"] > 0

@@ -43,7 +43,8 @@ def test_job_names_are_deterministic_sanitised_and_short() -> None:
 
 
 def test_keys() -> None:
-    assert layout.output_key("uploads/a/movie.mov", ".mp4") == "outputs/a/movie.mp4"
+    job = layout.job_name("uploads/a/movie.mov", "etag")
+    assert layout.output_key("uploads/a/movie.mov", job, ".mp4") == f"outputs/a/movie-{job[-16:]}.mp4"
     assert layout.report_key("outputs/a/movie.mp4") == "outputs/a/movie.report.json"
     assert layout.work_key("j", fragment_name(42)) == "work/j/segments/00042.m4s"
 

@@ -32,7 +32,7 @@ def test_cloud_run_uploads_follows_and_downloads(server_stack, samples, tmp_path
     assert "verified" in captured.err and "cost $" in captured.err and "Step Functions" in captured.err
     (job_key,) = [k for k in stack.keys("jobs/")]
     job = job_key[len("jobs/") : -len(".json")]
-    assert main(["cloud", "status", job, "--bucket", stack.bucket, "--endpoint-url", url]) == 0
+    assert main(["cloud", "status", job, "--json", "--bucket", stack.bucket, "--endpoint-url", url]) == 0
     assert json.loads(capsys.readouterr().out)["state"] == "succeeded"
 
 

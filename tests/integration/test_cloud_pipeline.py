@@ -19,6 +19,7 @@ def upload(stack: Stack, path: Path, key: str) -> str:
     """Put an upload: the S3 notification runs the prepare handler, which starts the execution."""
     stack.s3.put_object(Bucket=stack.bucket, Key=key, Body=path.read_bytes())
     etag = stack.s3.head_object(Bucket=stack.bucket, Key=key)["ETag"].strip('"')
+    stack.settle()  # the notification is an asynchronous invocation
     return layout.job_name(key, etag)
 
 
@@ -34,16 +35,20 @@ def test_upload_gives_a_verified_output(running_stack: Stack, samples, tmp_path:
     status = running_stack.json(layout.status_key(job))
     assert status["state"] == "succeeded" and status["segments"] >= 2
     assert encodes(running_stack) == status["segments"]
-    assert set(running_stack.keys("outputs/")) == {"outputs/movie.mp4", "outputs/movie.report.json"}
-    report = running_stack.json("outputs/movie.report.json")
+    output_key = layout.output_key("uploads/movie.mp4", job, ".mp4")
+    assert status["output_key"] == output_key
+    assert set(running_stack.keys("outputs/")) == {output_key, layout.report_key(output_key)}
+    report = running_stack.json(layout.report_key(output_key))
     assert report["status"] == "succeeded" and len(report["plan"]["segments"]) == status["segments"]
     checks = {c["name"]: c["ok"] for c in report["verification"]["checks"]}
     assert checks["video_is_checked_segments"] and checks["audio_decodes_cleanly"] and all(checks.values())
     assert status["cost"]["quantities"]["lambda_requests"] == status["segments"] + 3  # prepare, audio, finish
     assert running_stack.keys(layout.work_prefix(job)) == []
     out = tmp_path / "movie.mp4"
-    running_stack.s3.download_file(running_stack.bucket, "outputs/movie.mp4", str(out))
-    assert open_source(MediaSource.local(out)).frames.count == open_source(MediaSource.local(samples("cfr"))).frames.count
+    running_stack.s3.download_file(running_stack.bucket, output_key, str(out))
+    assert (
+        open_source(MediaSource.local(out)).frames.count == open_source(MediaSource.local(samples("cfr"))).frames.count
+    )
     assert decoded_frames(out) == decoded_frames(samples("cfr")) and decode_warnings(out) == ""  # own ffprobe
 
 
@@ -57,7 +62,7 @@ def test_open_gop_job(running_stack: Stack, samples) -> None:
 
 
 def test_a_segment_that_fails_once_is_retried(running_stack: Stack, samples) -> None:
-    running_stack.faults[("EncodeSegmentFunction", 1)] = 1
+    running_stack.faults.add("EncodeSegmentFunction", 1, times=1)
     job = upload(running_stack, samples("cfr"), "uploads/retry.mp4")
     assert running_stack.wait(job)["status"] == "SUCCEEDED"
     assert encodes(running_stack, 1) == 2 and encodes(running_stack, 0) == 1
@@ -65,12 +70,16 @@ def test_a_segment_that_fails_once_is_retried(running_stack: Stack, samples) -> 
 
 
 def test_a_segment_that_keeps_failing_fails_the_job(running_stack: Stack, samples) -> None:
-    running_stack.faults[("EncodeSegmentFunction", 0)] = 10
+    running_stack.faults.add("EncodeSegmentFunction", 0, times=10)
     job = upload(running_stack, samples("cfr"), "uploads/doomed.mp4")
     execution = running_stack.wait(job)
     assert execution["status"] == "FAILED" and execution.get("error") == "TranscodeFailed"
+    assert running_stack.invoker.count("FinishFunction") == 0  # AWS: the Map fails, Finish never runs
     status = running_stack.json(layout.status_key(job))
-    assert status["state"] == "failed" and status["reason"], status
+    # the invocation failed without its handler running (as a crash would): no item recorded a reason
+    assert status["state"] == "failed" and status["reason"].startswith("States.ExceedToleratedFailureThreshold: "), (
+        status
+    )
     assert running_stack.keys("outputs/") == []
 
 

@@ -52,6 +52,11 @@ def result_name(name: str = MAIN) -> str:
     return f"audio/{name}/result.json"
 
 
+def item_name(plan: AudioPlan) -> str:
+    """What an audio job is called in logs, usage and error records: audio, or audio-a0-stereo."""
+    return "audio" if plan.name == MAIN else f"audio-{plan.name}"
+
+
 @dataclass(frozen=True)
 class AudioPlan:
     stream_indexes: tuple[int, ...]  # absolute source stream indexes, in output order

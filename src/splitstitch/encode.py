@@ -63,6 +63,11 @@ def init_name(rung: str | None = None) -> str:
 INIT_NAME = init_name()
 
 
+def item_name(task: SegmentTask) -> str:
+    """What a segment's encode is called in logs, usage and error records: 00003, or 720p-00003 on a rung."""
+    return f"{task.rung}-{task.segment.index:05d}" if task.rung else f"{task.segment.index:05d}"
+
+
 @dataclass(frozen=True)
 class Placement:
     """Where a streaming segment sits on its rung's timeline (in the video timescale): the encoder writes

@@ -74,7 +74,16 @@ def output_key(source_key: str, job: str, extension: str) -> str:
     return f"{OUTPUTS}{relative.with_name(f'{relative.stem}-{digest}{extension}')}"
 
 
-AUDIO_RESULT = "audio/result.json"  # = splitstitch.audio.RESULT_NAME (a test keeps them equal)
+def item_of_result(name: str) -> str | None:
+    """The item a stored result belongs to, from its name under work/<job>/ (the core's layout, kept equal by
+    a test): segments/00003.json -> 00003, segments/720p/00003.json -> 720p-00003, audio/main/result.json ->
+    audio, audio/a0-stereo/result.json -> audio-a0-stereo; None for other files."""
+    parts = name.split("/")
+    if parts[0] == "segments" and parts[-1].endswith(".json") and parts[-1][:-5].isdigit():
+        return "-".join([*parts[1:-1], parts[-1][:-5]])
+    if parts[0] == "audio" and len(parts) == 3 and parts[2] == "result.json":
+        return "audio" if parts[1] == "main" else f"audio-{parts[1]}"
+    return None
 
 
 def error_name(item: str) -> str:

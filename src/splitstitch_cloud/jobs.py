@@ -59,10 +59,9 @@ def item_failure(error_type: str, message: str) -> dict[str, Any]:
 def first_item_failure(store: S3Store, job: str) -> str | None:
     """The earliest reason an item (segment or audio) recorded under work/<job>/errors/, leaving out segments
     that succeeded on a later attempt; None when no item recorded one."""
-    keys = store.keys(contract.work_prefix(job))
-    done = {k.rsplit("/", 1)[-1] for k in keys if "/segments/" in k and k.endswith(".json")}
-    if any(k.endswith("/" + contract.AUDIO_RESULT) for k in keys):
-        done.add("audio.json")
+    prefix = contract.work_prefix(job)
+    keys = store.keys(prefix)
+    done = {f"{item}.json" for k in keys if (item := contract.item_of_result(k[len(prefix) :]))}
     recorded = []
     for key in keys:
         if "/errors/" in key and key.rsplit("/", 1)[-1] not in done:

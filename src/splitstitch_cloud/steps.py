@@ -20,8 +20,10 @@ from typing import Any, TypeVar
 
 from splitstitch import stages
 from splitstitch.audio import AudioPlan, AudioResult
+from splitstitch.audio import item_name as audio_item_name
 from splitstitch.codecs import output_format
 from splitstitch.encode import EncodedSegment, SegmentTask
+from splitstitch.encode import item_name as encode_item_name
 from splitstitch.errors import SplitstitchError, ToolError, UsageError, VerificationError
 from splitstitch.inputs import SNIFF_BYTES, Limits, check_head
 from splitstitch.job import Job
@@ -223,7 +225,7 @@ def encode_segment(store: S3Store, item: dict[str, Any], tmp: Path, memory_mb: i
     ref, task = item["source"], SegmentTask.from_dict(item["task"])
     storage = S3Storage(store, item["job"])
     source = store.source(ref["key"], ref.get("version"), ref["size"])
-    return _attempt(storage, f"{task.segment.index:05d}", "encode_segment", memory_mb, remaining_s,
+    return _attempt(storage, encode_item_name(task), "encode_segment", memory_mb, remaining_s,
                     lambda budget: stages.encode_segment(task, source, storage, tmp, timeout=budget))  # fmt: skip
 
 
@@ -233,7 +235,7 @@ def encode_audio(store: S3Store, item: dict[str, Any], tmp: Path, memory_mb: int
     assert plan is not None
     storage = S3Storage(store, item["job"])
     source = store.source(ref["key"], ref.get("version"), ref["size"])
-    return _attempt(storage, "audio", "encode_audio", memory_mb, remaining_s,
+    return _attempt(storage, audio_item_name(plan), "encode_audio", memory_mb, remaining_s,
                     lambda budget: stages.encode_audio(plan, source, storage, tmp))  # fmt: skip
 
 

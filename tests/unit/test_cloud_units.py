@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import os
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from splitstitch.audio import RESULT_NAME
-from splitstitch.encode import SegmentTask, encode_args
+from splitstitch.audio import result_name as audio_result_name
+from splitstitch.encode import SegmentTask, encode_args, result_name
+from splitstitch.encode import item_name as encode_item_name
 from splitstitch.plan import Segment, plan_segments
 from splitstitch.settings import Settings
 from splitstitch.source import MediaSource
@@ -46,7 +48,7 @@ def test_admission(key, status, sequencer, expected) -> None:
 def test_remote_mp4_encoder_argv(monkeypatch) -> None:
     monkeypatch.setenv("SPLITSTITCH_CA_FILE", "/ca.pem")
     seg = Segment(3, 300, 360, 9_000_000, 10_800_000, 8_100_000, 100.0, 20.0)
-    task = SegmentTask(seg, video(), 0.0, Settings(preset="ultrafast"), 1, 90000, "joins", "mov,mp4,m4a,3gp,3g2,mj2")
+    task = SegmentTask(seg, video(), 0.0, Settings(preset="ultrafast"), 1, 90000, "joins", container="mov,mp4,m4a,3gp,3g2,mj2")
     assert encode_args(task, MediaSource.remote(URL, "uploads/a.mp4", 10**9), Path("/tmp/e.mp4")) == [
         "-ca_file", "/ca.pem", "-copyts", "-initial_request_size", "65536", "-noaccurate_seek", "-noautorotate",
         "-probesize", "32", "-protocol_whitelist", "https,tls,tcp", "-request_size", "4194304", "-ss", "89.999000",
@@ -56,7 +58,7 @@ def test_remote_mp4_encoder_argv(monkeypatch) -> None:
         "-sn", "-threads", "1", "-vf", "trim=start_pts=9000000:end_pts=10800000,setpts=PTS-STARTPTS",
         "-video_track_timescale", "90000", "-x264-params", "open-gop=0", "/tmp/e.mp4",
     ]  # fmt: skip
-    mkv = SegmentTask(seg, video(), 0.0, Settings(), 1, 90000, "joins", "matroska,webm")
+    mkv = SegmentTask(seg, video(), 0.0, Settings(), 1, 90000, "joins", container="matroska,webm")
     assert "-probesize" not in encode_args(mkv, MediaSource.remote(URL, "uploads/a.mkv", 10**9), Path("/tmp/e.mp4"))
 
 
@@ -77,7 +79,13 @@ def test_names() -> None:
     mp4, mkv = contract.job_name("uploads/clip.mp4", "e"), contract.job_name("uploads/clip.mkv", "e")
     assert contract.output_key("uploads/clip.mp4", mp4, ".mp4") != contract.output_key("uploads/clip.mkv", mkv, ".mp4")
     assert contract.is_folder_marker("uploads/") and not contract.is_folder_marker("uploads/a.mp4")
-    assert contract.AUDIO_RESULT == RESULT_NAME
+    # the items the core's stored results belong to are the names steps give their error records
+    task = SegmentTask(Segment(3, 90, 120, 270000, 360000, None, 3.0, 1.0), video(), 0.0, Settings(), 1, 90000)
+    assert contract.item_of_result(result_name(3)) == encode_item_name(task) == "00003"
+    assert contract.item_of_result(result_name(3, "720p")) == encode_item_name(replace(task, rung="720p")) == "720p-00003"
+    assert contract.item_of_result(audio_result_name()) == "audio"
+    assert contract.item_of_result(audio_result_name("a0-stereo")) == "audio-a0-stereo"
+    assert contract.item_of_result("segments/init.mp4") is None
 
 
 def test_cost_of_init_ephemeral_retries_polls_and_egress() -> None:

@@ -152,7 +152,9 @@ def assert_every_rung_decodes_every_source_frame(master: Path | None, mpd: Path 
         rungs = {name: (m.init, m.segments) for name, m in video_playlists(master).items()}
     else:
         assert mpd is not None
-        rungs = {r.representation.id: (r.init, r.segments) for r in dash_representations(mpd) if r.content_type == "video"}
+        rungs = {
+            r.representation.id: (r.init, r.segments) for r in dash_representations(mpd) if r.content_type == "video"
+        }
     assert rungs
     for name, (init, segments) in rungs.items():
         got = rung_frame_times(init, segments)

@@ -133,8 +133,8 @@ def test_vfr_and_open_gop_sources(kind: str, samples, tmp_path: Path) -> None:
 
 
 def test_surround_source_gets_a_stereo_and_a_51_rendition(samples, tmp_path: Path) -> None:
-    source = samples("surround")
-    code, report = transcode(source, tmp_path / "out", "--format", "cmaf", "--ladder", "240")
+    source = samples("surround")  # two workers: the two renditions are encoded at the same time
+    code, report = transcode(source, tmp_path / "out", "--format", "cmaf", "--ladder", "240", "--workers", "2")
     assert code == 0 and report is not None
     assert_package(tmp_path / "out", "cmaf", report, source)
     found = assert_audio_renditions(tmp_path / "out" / "master.m3u8", None, source)
@@ -233,7 +233,8 @@ def test_output_in_the_current_folder_is_refused(clip: Path, tmp_path: Path, mon
     code = main(["transcode", str(clip), "-o", "stream.m3u8", "--quiet"])
     assert code == 2
     assert capsys.readouterr().err.strip() == (
-        "error: .: is the current folder; name a folder for the package (e.g. -o out/stream.m3u8)")
+        "error: .: is the current folder; name a folder for the package (e.g. -o out/stream.m3u8)"
+    )
     assert list(tmp_path.iterdir()) == []
 
 

@@ -260,7 +260,12 @@ def place(built: Path, out: Path) -> None:
     old = out.with_name(f".{out.name}.old-{os.getpid()}")
     if out.exists():
         os.replace(out, old)
-    os.replace(built, out)
+    try:
+        os.replace(built, out)
+    except BaseException:
+        if old.exists():
+            os.replace(old, out)  # the new one could not move in: the old one goes back
+        raise
     shutil.rmtree(old, ignore_errors=True)
 
 

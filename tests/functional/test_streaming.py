@@ -3,8 +3,10 @@ manifest number checked against the tests' own measurements of the files (tests/
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -246,3 +248,22 @@ def test_entry_file_name_picks_the_format(entry: str, fmt: str, clip: Path, tmp_
     assert report["output"]["format"] == fmt and report["output"]["entry"] == entry
     assert sorted(p.name for p in out.iterdir()) == sorted([entry, "video", "audio"])
     assert_package(out, fmt, report, clip, entry)
+
+
+def test_a_failed_swap_puts_the_old_package_back(clip: Path, tmp_path: Path, monkeypatch, capsys) -> None:
+    out = tmp_path / "out"
+    assert transcode(clip, out, "--format", "hls", "--ladder", "240")[0] == 0
+    before = listing(out)
+    real = os.replace
+
+    def full_disk(src, dst) -> None:  # the verified package cannot be moved in
+        if str(src).endswith(".partial"):
+            raise OSError(errno.ENOSPC, "No space left on device", str(dst))
+        real(src, dst)
+
+    monkeypatch.setattr(os, "replace", full_disk)
+    code, _ = transcode(clip, out, "--format", "hls", "--ladder", "240,120", "--force")
+    assert code == 1
+    assert capsys.readouterr().err.strip().endswith(f"error: {out}: No space left on device")
+    assert listing(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "out.report.json"]

@@ -81,7 +81,7 @@ def play(browser, base: str, page: str, entry: str) -> tuple[dict, list[str], li
     [("hls.html", "master.m3u8", "hls.js", False), ("dash.html", "manifest.mpd", "dashjs", True)],
 )
 def test_player_plays_to_the_end_across_rung_switches(
-    page: str, entry: str, library: str, down_at_boundary: bool, package, libs: Path, browser
+    page: str, entry: str, library: str, down_at_boundary: bool, libs: Path, browser, package
 ) -> None:
     out, report, source_times = package
     with serve({"/lib/": libs, "/media/": out}) as base:

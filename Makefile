@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SECONDS ?= 20
 
-.PHONY: setup demo cloud-demo test lint unit functional integration sam bench clean
+.PHONY: setup demo cloud-demo test lint unit functional integration player-libs sam bench clean
 
 setup: $(STAMP)
 
@@ -50,6 +50,10 @@ functional: setup
 
 integration: setup
 	$(BIN)/pytest -q tests/integration
+
+# hls.js and dash.js for tests/player, from npm into ~/.cache/splitstitch/player (or $$SPLITSTITCH_PLAYER_LIBS)
+player-libs: setup
+	$(BIN)/python -m tests.player.support
 
 test: setup lint
 	$(BIN)/pytest -q -n 2 tests

@@ -208,7 +208,7 @@ def encode_audio(
 ) -> tuple[AudioResult, Path, bytes]:  # fmt: skip
     """Encode (or copy) the chosen tracks once, check that they decode cleanly; returns the result, the file
     of the fragments and the init bytes."""
-    output = work / "audio.mp4"
+    output = work / f"audio-{plan.name}.mp4"  # one file per plan: streaming renditions are encoded at once
     started = time.perf_counter()
     run_ffmpeg(audio_args(plan, source, output), timeout=timeout, on_progress=on_progress)
     seconds = time.perf_counter() - started
@@ -217,7 +217,7 @@ def encode_audio(
     if not check.ok:
         raise SegmentMismatchError(f"audio does not decode cleanly: {check.detail}")
     split = fmp4.split_file(output.read_bytes())
-    fragments = work / "audio.m4s"
+    fragments = work / f"audio-{plan.name}.m4s"
     fragments.write_bytes(split.fragments)
     output.unlink()
     result = AudioResult(tuple(audio_fragments(split)), len(split.fragments), hashlib.sha256(split.init).hexdigest(),

@@ -35,16 +35,41 @@ class Rendition:
     segments: tuple[MediaSegment, ...]
     width: int = 0
     height: int = 0
-    frame_rate: Fraction | None = None
+    frame_rate: Fraction | None = None  # the average (DASH @frameRate)
     channels: int = 0
     sample_rate: int = 0
+    max_frame_rate: Fraction | None = None  # from the shortest frame step (HLS FRAME-RATE is the maximum)
 
     @property
     def seconds(self) -> float:
         return sum(s.duration for s in self.segments) / self.timescale
 
+    @property
+    def target_duration(self) -> int:
+        """HLS EXT-X-TARGETDURATION: every segment's duration rounded up (the rule asks rounded, at most)."""
+        return max((math.ceil(s.duration / self.timescale) for s in self.segments), default=1)
+
     def peak_bps(self) -> int:
-        return max((math.ceil(s.size * 8 * self.timescale / s.duration) for s in self.segments if s.duration), default=0)
+        """HLS BANDWIDTH's peak segment bit rate (RFC 8216 4.3.4.2): the largest bit rate of any contiguous
+        set of segments lasting between 0.5 and 1.5 target durations (a short last segment counts only with
+        the one before it); the whole playlist's rate when no set qualifies."""
+        low, high = self.target_duration * self.timescale, 3 * self.target_duration * self.timescale  # x2 ticks
+        best = 0
+        for i in range(len(self.segments)):
+            size = ticks = 0
+            for s in self.segments[i:]:
+                size, ticks = size + s.size, ticks + s.duration
+                if 2 * ticks > high:
+                    break
+                if 2 * ticks >= low:
+                    best = max(best, math.ceil(size * 8 * self.timescale / ticks))
+        return best or self.average_bps()
+
+    def max_segment_bps(self) -> int:
+        """The busiest single segment (DASH @bandwidth: enough to fetch any segment in its own duration)."""
+        return max(
+            (math.ceil(s.size * 8 * self.timescale / s.duration) for s in self.segments if s.duration), default=0
+        )
 
     def average_bps(self) -> int:
         return math.ceil(sum(s.size for s in self.segments) * 8 / self.seconds) if self.seconds else 0
@@ -94,8 +119,7 @@ def _aac_object_type(esds: bytes) -> int:
 
 
 def media_playlist(r: Rendition) -> str:
-    target = max((math.ceil(s.duration / r.timescale) for s in r.segments), default=1)
-    lines = ["#EXTM3U", f"#EXT-X-VERSION:{HLS_VERSION}", f"#EXT-X-TARGETDURATION:{target}", "#EXT-X-MEDIA-SEQUENCE:0",
+    lines = ["#EXTM3U", f"#EXT-X-VERSION:{HLS_VERSION}", f"#EXT-X-TARGETDURATION:{r.target_duration}", "#EXT-X-MEDIA-SEQUENCE:0",
              "#EXT-X-PLAYLIST-TYPE:VOD", "#EXT-X-INDEPENDENT-SEGMENTS", f'#EXT-X-MAP:URI="{r.init}"']  # fmt: skip
     for s in r.segments:
         lines += [f"#EXTINF:{s.duration / r.timescale:.6f},", s.uri]
@@ -112,7 +136,8 @@ def master_playlist(videos: list[Rendition], audios: list[Rendition], playlist: 
     audio_codecs = sorted({a.codecs for a in audios})
     for v in sorted(videos, key=lambda r: -r.height):
         codecs = ",".join([v.codecs, *audio_codecs])
-        rate = f",FRAME-RATE={float(v.frame_rate):.3f}" if v.frame_rate else ""
+        fastest = v.max_frame_rate or v.frame_rate
+        rate = f",FRAME-RATE={float(fastest):.3f}" if fastest else ""
         group = ',AUDIO="audio"' if audios else ""
         lines += [f"#EXT-X-STREAM-INF:BANDWIDTH={v.peak_bps() + audio_peak},"
                   f"AVERAGE-BANDWIDTH={v.average_bps() + audio_average},CODECS=\"{codecs}\","
@@ -134,7 +159,7 @@ def _timeline(r: Rendition) -> str:
 def _representation(r: Rendition) -> str:
     first = r.segments[0].uri
     digits = len(first.split(".")[0])
-    attrs = f'id={quoteattr(r.name)} bandwidth="{r.peak_bps()}" codecs={quoteattr(r.codecs)}'
+    attrs = f'id={quoteattr(r.name)} bandwidth="{r.max_segment_bps()}" codecs={quoteattr(r.codecs)}'
     if r.kind == "video":
         rate = f' frameRate="{r.frame_rate.numerator}/{r.frame_rate.denominator}"' if r.frame_rate else ""
         attrs += f' width="{r.width}" height="{r.height}"{rate}'

@@ -154,7 +154,7 @@ def transcode(
     """Transcode `source` to `output` (a file, or for streaming a folder); raises a `SplitstitchError`
     subclass on any failure, and leaves nothing at `output` then."""
     if settings.streaming:
-        streaming.check_target(output, force)
+        streaming.check_target(output, force, source)
     else:
         check_paths(source, output)
     fmt = output_format(settings.codec, Path("package.mp4") if settings.streaming else output)

@@ -6,11 +6,14 @@ init per rung, and every URI of every manifest present.
 
     <out>/master.m3u8  manifest.mpd  video/<rung>/{init.mp4, 00000.m4s, ..., playlist.m3u8}
                                      audio/<name>/{init.mp4, 00000.m4s, ..., playlist.m3u8}
+
+(HLS: the playlists, no MPD; DASH: the MPD, no playlists; CMAF: both over the same files.)
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import re
 import shutil
@@ -90,8 +93,11 @@ def _rung(job: Job, rung: Rung, store: Storage, write: Callable[[str, bytes], No
                         f"{len(segments)} segments, each its planned duration, decode times continuous"))  # fmt: skip
     assert out.video
     rate = Fraction(job.info.frames.count, 1) / Fraction(job.info.video_seconds()).limit_denominator(100000)
+    stamps = job.info.frames.timestamps
+    step = min((b - a for a, b in itertools.pairwise(stamps)), default=job.info.frames.last_duration)
     rendition = package.Rendition("video", rung.name, folder, "init.mp4", package.codec_string(init), job.timescale,
-                                  tuple(segments), out.video.width, out.video.height, rate.limit_denominator(1001))  # fmt: skip
+                                  tuple(segments), out.video.width, out.video.height, rate.limit_denominator(1001),
+                                  max_frame_rate=1 / (step * job.info.video.time_base))  # fmt: skip
     return rendition, checks, encoded
 
 
@@ -150,7 +156,9 @@ def manifest_uris(name: str, text: str) -> list[str]:
         number = int(template.attrib.get("startNumber", "1"))
         for s in template.iterfind("d:SegmentTimeline/d:S", ns):
             for _ in range(int(s.attrib.get("r", "0")) + 1):
-                found.append(re.sub(r"\$Number%0(\d+)d\$", lambda m, n=number: f"{n:0{m.group(1)}d}", template.attrib["media"]))
+                found.append(
+                    re.sub(r"\$Number%0(\d+)d\$", lambda m, n=number: f"{n:0{m.group(1)}d}", template.attrib["media"])
+                )
                 number += 1
     return found
 
@@ -175,10 +183,10 @@ def finish_streaming(job: Job, store: Storage, writer: Writer, entry: str | None
         rendition, audio_checks = _audio(job, plan, store, write)
         audios.append(rendition)
         checks += audio_checks
-    for r in [*videos, *audios]:
-        write(f"{r.folder}/{PLAYLIST}", package.media_playlist(r).encode())
     manifests = []
     if job.settings.streaming in ("hls", "cmaf"):
+        for r in [*videos, *audios]:
+            write(f"{r.folder}/{PLAYLIST}", package.media_playlist(r).encode())
         write(master, package.master_playlist(videos, audios).encode())
         manifests += [master, *(f"{r.folder}/{PLAYLIST}" for r in [*videos, *audios])]
     if job.settings.streaming in ("dash", "cmaf"):
@@ -216,8 +224,16 @@ class FolderWriter:
         return (self.root / name).read_bytes()
 
 
-def check_target(out: Path, force: bool) -> None:
-    """OUT is a folder that does not exist, is empty, or may be replaced (--force); never half-overwritten."""
+def check_target(out: Path, force: bool, source: Path | None = None) -> None:
+    """OUT is a folder that does not exist, is empty, or may be replaced (--force); never half-overwritten.
+    Never one that holds the source or the current folder: replacing it would delete them."""
+    where, here = out.resolve(), Path.cwd().resolve()
+    if source is not None and where in source.resolve().parents:
+        raise UsageError(f"{out}: holds the source {source}; choose another folder")
+    if where == here:
+        raise UsageError(f"{out}: is the current folder; name a folder for the package (e.g. -o out/stream.m3u8)")
+    if where in here.parents:
+        raise UsageError(f"{out}: holds the current folder; choose another folder")
     if out.exists() and not out.is_dir():
         raise UsageError(f"{out}: is a file; streaming output goes into a folder")
     if out.is_dir() and any(out.iterdir()) and not force:
@@ -232,7 +248,12 @@ def place(built: Path, out: Path) -> None:
     old = out.with_name(f".{out.name}.old-{os.getpid()}")
     if out.exists():
         os.replace(out, old)
-    os.replace(built, out)
+    try:
+        os.replace(built, out)
+    except BaseException:
+        if old.exists():
+            os.replace(old, out)  # the new one could not move in: the old one goes back
+        raise
     shutil.rmtree(old, ignore_errors=True)
 
 
@@ -268,7 +289,9 @@ def playback_check(folder: Path, packaged: Packaged, frames: int, dash: bool) ->
         got = sum(1 for line in done.stdout.splitlines() if line and not line.startswith("#"))
         warned = done.stderr.strip().splitlines()[:1]
         if got != frames or warned:
-            problems.append(f"{video.name}: {got} frames decoded of {frames}" + (f", {warned[0][:100]}" if warned else ""))
+            problems.append(
+                f"{video.name}: {got} frames decoded of {frames}" + (f", {warned[0][:100]}" if warned else "")
+            )
     via = "the MPD" if dash else "each rung's media playlist"
     return Check(f"{'dash' if dash else 'hls'}_playback_decodes_every_frame", not problems,
                  problems[0] if problems else f"ffmpeg reading {via} decoded all {frames} frames of each of "

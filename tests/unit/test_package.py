@@ -1,0 +1,60 @@
+"""Manifest numbers from segment facts (package.py): pure, hand-made renditions."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from fractions import Fraction
+
+import pytest
+
+from splitstitch import package
+from splitstitch.package import MediaSegment, Rendition
+
+TIMESCALE = 1000
+
+
+def rendition(*segments: tuple[float, int]) -> Rendition:
+    """(seconds, bytes) per segment."""
+    made, start = [], 0
+    for n, (seconds, size) in enumerate(segments):
+        ticks = round(seconds * TIMESCALE)
+        made.append(MediaSegment(f"{n:05d}.m4s", start, ticks, size))
+        start += ticks
+    return Rendition("video", "240p", "video/240p", "init.mp4", "avc1.64000d", TIMESCALE, tuple(made), 320, 240,
+                     Fraction(30))  # fmt: skip
+
+
+def test_target_duration_covers_every_segment() -> None:
+    assert rendition((6.0, 1), (6.4, 1), (3.0, 1)).target_duration == 7
+    assert "#EXT-X-TARGETDURATION:7\n" in package.media_playlist(rendition((6.0, 1), (6.4, 1), (3.0, 1)))
+
+
+@pytest.mark.parametrize(
+    ("segments", "peak"),
+    [
+        # every segment at least half the target: the peak is the busiest segment
+        (((2.0, 250_000), (2.0, 500_000), (1.0, 100_000)), 2_000_000),
+        # a last segment under half the target (7.5 s segments -> target 8, half 4) is never a set on its own:
+        # RFC 8216 4.3.4.2 takes it only together with the one before it (4 and 11 Mb/s over 10.5 s: 6 Mb/s)
+        (((7.5, 3_750_000), (7.5, 3_750_000), (3.0, 4_125_000)), 6_000_000),
+        # a playlist shorter than half its target has no qualifying set: the whole playlist's rate
+        (((0.4, 50_000),), 1_000_000),
+    ],
+)
+def test_hls_peak_is_rfc_8216s_peak_segment_bit_rate(segments, peak: int) -> None:
+    assert rendition(*segments).peak_bps() == peak
+
+
+def test_dash_bandwidth_is_the_busiest_segment() -> None:
+    r = rendition((7.5, 3_750_000), (7.5, 3_750_000), (3.0, 4_125_000))
+    assert r.max_segment_bps() == 11_000_000
+    assert 'bandwidth="11000000"' in package.mpd([r], [])
+    assert "BANDWIDTH=6000000," in package.master_playlist([r], [])
+
+
+def test_hls_frame_rate_is_the_maximum_and_dash_the_average() -> None:
+    vfr = replace(rendition((2.0, 1000)), frame_rate=Fraction(40), max_frame_rate=Fraction(60))
+    assert ",FRAME-RATE=60.000\n" in package.master_playlist([vfr], [])
+    assert 'frameRate="40/1"' in package.mpd([vfr], [])
+    ntsc = replace(rendition((2.0, 1000)), frame_rate=Fraction(30000, 1001))
+    assert ",FRAME-RATE=29.970\n" in package.master_playlist([ntsc], [])

@@ -139,8 +139,7 @@ def plan_job(
                              work=Path(tmp), limits=limits, head=first_bytes, scan_parallel=deployment.scan_parallel)  # fmt: skip
     check_decodable(source, job.info)
     if job.rebuilt:  # timestamps restarted: the encoders read the copy rebuilt on one timeline
-        rebuilt = contract.work_key(job.id, job.rebuilt)
-        return job, source_ref(rebuilt, None, int(store.head(rebuilt)["ContentLength"]))
+        return job, source_ref(contract.work_key(job.id, job.rebuilt), None, job.info.size)  # the copy's probe
     return job, source_ref(upload.key, upload.version, size)
 
 

@@ -60,7 +60,8 @@ def test_encode_local_source_seeks_to_the_keyframe_and_trims_exactly() -> None:
 def test_encode_remote_source_reads_ranges_over_verified_tls() -> None:
     remote = MediaSource.remote(SIGNED, "k.mp4", 1000)
     assert encode_args(task(), remote, Path("/w/e.mp4")) == [
-        "-ca_file", "/ca.pem", "-copyts", "-noaccurate_seek", "-noautorotate", "-protocol_whitelist", "https,tls,tcp",
+        "-ca_file", "/ca.pem", "-copyts", "-initial_request_size", "65536", "-noaccurate_seek", "-noautorotate",
+        "-protocol_whitelist", "https,tls,tcp",
         "-request_size", "4194304", "-ss", "0.999000", "-threads", "1", "-tls_verify", "1", "-i", SIGNED, *H264_OUTPUT,
     ]  # fmt: skip
 
@@ -182,7 +183,8 @@ PACKETS = ["-show_entries", "packet=stream_index,pts,dts,duration,flags,pos,size
 
 def test_scan_args() -> None:
     remote = MediaSource.remote("http://127.0.0.1:5000/b/k", "k", 1000)
-    remote_in = ["-protocol_whitelist", "http,tcp", "-request_size", "4194304", "-i", "http://127.0.0.1:5000/b/k"]
+    remote_in = ["-protocol_whitelist", "http,tcp", "-request_size", "4194304", "-initial_request_size", "65536", "-i",
+                 "http://127.0.0.1:5000/b/k"]  # fmt: skip
     assert scan_args(LOCAL) == [*PACKETS, "-protocol_whitelist", "file", "-i", "file:/in/s.mp4"]
     assert scan_args(remote, 30.0, 60.0) == ["-read_intervals", "30.000%65.000", *PACKETS, *remote_in]
     assert scan_args(remote, None, 30.0) == ["-read_intervals", "%35.000", *PACKETS, *remote_in]
@@ -193,9 +195,10 @@ def test_source_input_options(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -
     assert LOCAL.input_options() == {"protocol_whitelist": "file"}
     signed = MediaSource.remote(SIGNED, "k.mp4", 1)
     assert signed.input_options() == {"protocol_whitelist": "https,tls,tcp", "request_size": 4 << 20,
-                                      "tls_verify": 1, "ca_file": "/ca.pem"}  # fmt: skip
+                                      "initial_request_size": 64 << 10, "tls_verify": 1, "ca_file": "/ca.pem"}  # fmt: skip
     plain = MediaSource.remote("http://127.0.0.1:5000/b/k", "k", 1)
-    assert plain.input_options() == {"protocol_whitelist": "http,tcp", "request_size": 4 << 20}
+    assert plain.input_options() == {"protocol_whitelist": "http,tcp", "request_size": 4 << 20,
+                                     "initial_request_size": 64 << 10}  # fmt: skip
     monkeypatch.delenv(CA_FILE_ENV)
     bundle = tmp_path / "ca-bundle.crt"
     bundle.write_text("")

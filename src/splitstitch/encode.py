@@ -133,6 +133,7 @@ class EncodedSegment:
     check_seconds: float  # the decode check's wall seconds
     check: str  # what the decode check covered
     placed: bool = False  # the stored bytes are the final media segment (streaming), not raw fragments
+    md5: str = ""  # of the stored bytes: what S3 reports as the ETag of a single-part object and its copies
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -273,6 +274,7 @@ def encode_segment(
         init_sha256=hashlib.sha256(split.init).hexdigest(), first_cts=run.cts[0], span=run.span,
         last_duration=run.durations[-1], timescale=task.timescale, seconds=round(seconds, 3),
         check_seconds=round(check_seconds, 3), check=check.detail, placed=task.placement is not None,
+        md5=hashlib.md5(data, usedforsecurity=False).hexdigest(),
     )  # fmt: skip
     log.info("segment %s: %d frames in %.2f s, checked in %.2f s", segment.name, segment.frames, seconds, check_seconds)
     return result, fragments, split.init

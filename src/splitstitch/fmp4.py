@@ -289,6 +289,36 @@ def fragments(data: bytes | bytearray, init_tracks: list[TrackInfo]) -> list[Fra
     return out
 
 
+def head_runs(head: bytes | bytearray, size: int, init_tracks: list[TrackInfo]) -> tuple[Run, ...]:
+    """The samples of a media segment of `size` bytes from its first bytes only: one moof (read whole) and the
+    header of the mdat after it, which must run to the end of the segment (a server-side copy is checked
+    this way without reading its media)."""
+    moof = next(iter_boxes(head, 0, _first_box_end(head)), None)
+    if moof is None or moof.type != "moof":
+        raise Mp4Error("segment does not start with a moof")
+    if len(head) < moof.end + 8:
+        raise Mp4Error(f"need {moof.end + 8} bytes of the segment's head, got {len(head)}")
+    mdat_size, kind = struct.unpack_from(">I4s", head, moof.end)
+    if kind != b"mdat":
+        raise Mp4Error("the moof is not followed by an mdat")
+    if mdat_size == 1 and len(head) >= moof.end + 16:
+        mdat_size = struct.unpack_from(">Q", head, moof.end + 8)[0]
+    if moof.end + mdat_size != size:
+        raise Mp4Error(f"moof and mdat cover {moof.end + mdat_size} bytes of a {size}-byte segment")
+    defaults = {t.track_id: t for t in init_tracks}
+    return tuple(_traf_run(head, traf, defaults) for traf in iter_boxes(head, moof.body, moof.end) if traf.type == "traf")
+
+
+def first_box_size(head: bytes | bytearray) -> int:
+    """The size the first box's header declares (so a caller knows how much of a file to read)."""
+    size = struct.unpack_from(">I", head, 0)[0]
+    return struct.unpack_from(">Q", head, 8)[0] if size == 1 else size
+
+
+def _first_box_end(head: bytes | bytearray) -> int:
+    return min(len(head), first_box_size(head)) if len(head) >= 8 else len(head)
+
+
 # --------------------------------------------------------------------------------------------- patching
 
 

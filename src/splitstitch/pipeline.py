@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from splitstitch import stages, streaming
+from splitstitch import stages, streaming, streaming_local
 from splitstitch.audio import MAIN, AudioPlan
 from splitstitch.codecs import output_format
 from splitstitch.encode import EncodedSegment, SegmentTask
@@ -154,7 +154,7 @@ def transcode(
     """Transcode `source` to `output` (a file, or for streaming a folder); raises a `SplitstitchError`
     subclass on any failure, and leaves nothing at `output` then."""
     if settings.streaming:
-        streaming.check_target(output, force, source)
+        streaming_local.check_target(output, force, source)
     else:
         check_paths(source, output)
     fmt = output_format(settings.codec, Path("package.mp4") if settings.streaming else output)
@@ -218,18 +218,18 @@ def _package(
     """The streaming finish: the package written into `built`, verified, then swapped in at `output`."""
     progress.stage("finish")
     with timer.stage("finish"):
-        packaged = streaming.finish_streaming(job, store, streaming.FolderWriter(built), entry)
+        packaged = streaming.finish_streaming(job, store, streaming_local.FolderWriter(built), entry)
     progress.stage("verify")
     with timer.stage("verify"):
         assert job.info.frames
-        checks = [*packaged.verification.checks, *streaming.playback_checks(built, packaged, job.info.frames.count)]
+        checks = [*packaged.verification.checks, *streaming_local.playback_checks(built, packaged, job.info.frames.count)]
         verification = report_checks(checks)
     timer.add("total", time.perf_counter() - started)
     report = build_stream_report(job, packaged, str(output), timer, {"kind": "local", "workers": workers},
                                  verification)  # fmt: skip
     if not verification.ok:
         raise VerificationError(verification.failed(), report)
-    streaming.place(built, output)
+    streaming_local.place(built, output)
     return JobResult(output / packaged.entry, report, verification)
 
 

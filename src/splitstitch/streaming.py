@@ -14,27 +14,23 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import os
 import re
-import shutil
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from fractions import Fraction
-from pathlib import Path
 from typing import Protocol
 
 from splitstitch import audio as audio_names
 from splitstitch import fmp4, package
 from splitstitch.assemble import OutputTimeline, output_info, sample_entry, track_extent
 from splitstitch.audio import AudioPlan, AudioResult
-from splitstitch.binaries import decoder_ffmpeg
 from splitstitch.encode import EncodedSegment, fragment_name, init_name, result_name
-from splitstitch.errors import SegmentMismatchError, ToolError, UsageError
-from splitstitch.ffmpeg import run_ffmpeg
+from splitstitch.errors import SegmentMismatchError
 from splitstitch.fmp4_init import TrackEdit, build_init
 from splitstitch.job import Job
 from splitstitch.ladder import Rung
+from splitstitch.plan import Segment
 from splitstitch.storage import Storage, get_json
 from splitstitch.verify import AUDIO_TOLERANCE_S, Check, Verification, compare
 
@@ -44,7 +40,16 @@ MASTER, MPD, PLAYLIST = "master.m3u8", "manifest.mpd", "playlist.m3u8"
 class Writer(Protocol):
     """Where the package's files go (a local folder, or keys under outputs/<job>/)."""
 
+    threads: int  # segments published at once
+
     def write(self, name: str, data: bytes) -> None: ...
+
+    def read(self, name: str) -> bytes: ...
+
+    def publish(self, store: Storage, stored: str, name: str, result: EncodedSegment) -> bytes:
+        """Put a stored segment (checked by its encoder) at `name`, proving the bytes are the ones checked;
+        returns at least its moof and the header of its mdat (a copy in S3 is not read back whole)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -62,7 +67,7 @@ def segment_uri(index: int) -> str:
     return f"{index:05d}.m4s"
 
 
-def _rung(job: Job, rung: Rung, store: Storage, write: Callable[[str, bytes], None]) -> tuple[package.Rendition, list[Check], list[EncodedSegment]]:  # fmt: skip
+def _rung(job: Job, rung: Rung, store: Storage, writer: Writer, published: dict[str, int]) -> tuple[package.Rendition, list[Check], list[EncodedSegment]]:  # fmt: skip
     """One rung's init and segments, written and parsed; its checks against the source and the plan."""
     assert job.info.video and job.info.frames
     encoded = [EncodedSegment.from_dict(get_json(store, result_name(s.index, rung.name))) for s in job.plan.segments]
@@ -72,19 +77,29 @@ def _rung(job: Job, rung: Rung, store: Storage, write: Callable[[str, bytes], No
     total = int((job.info.frames.end() - job.info.frames.timestamps[0]) * job.info.video.time_base * job.timescale)
     init, _ = build_init(video_init, TrackEdit(None), duration=round(total / job.timescale * 1000))
     folder = f"video/{rung.name}"
-    write(f"{folder}/init.mp4", init)
-    timeline, segments, checks = OutputTimeline(fmp4.tracks(init)), [], []
-    for segment, result in zip(job.plan.segments, encoded, strict=True):
-        data = store.get_bytes(fragment_name(segment.index, rung.name))
-        if not result.placed or hashlib.sha256(data).hexdigest() != result.sha256:
-            raise SegmentMismatchError(f"rung {rung.name} segment {segment.name}: stored bytes differ from what was checked")
+    writer.write(f"{folder}/init.mp4", init)
+    published[f"{folder}/init.mp4"] = len(init)
+    tracks = fmp4.tracks(init)
+    timeline, segments, checks = OutputTimeline(tracks), [], []
+
+    def publish(pair: tuple[Segment, EncodedSegment]) -> tuple[fmp4.Run, ...]:
+        segment, result = pair
+        if not result.placed:
+            raise SegmentMismatchError(f"rung {rung.name} segment {segment.name}: not placed by its encoder")
+        name = f"{folder}/{segment_uri(segment.index)}"
+        head = writer.publish(store, fragment_name(segment.index, rung.name), name, result)
+        return fmp4.head_runs(head, result.bytes, tracks)
+
+    with ThreadPoolExecutor(max_workers=max(1, writer.threads)) as pool:
+        runs = list(pool.map(publish, zip(job.plan.segments, encoded, strict=True)))
+    for segment, result, segment_runs in zip(job.plan.segments, encoded, runs, strict=True):
         place = job.placement(segment.index)
-        timeline.add(data)
-        run = timeline.runs[1][-1]
-        if run.decode_time != place.start or run.span != place.duration:
+        timeline.runs.setdefault(1, []).extend(segment_runs)
+        timeline.fragments += 1
+        if segment_runs[0].decode_time != place.start or sum(r.span for r in segment_runs) != place.duration:
             checks.append(Check(f"{rung.name}_segment_{segment.name}", False, "does not span its planned time"))
-        write(f"{folder}/{segment_uri(segment.index)}", data)
-        segments.append(package.MediaSegment(segment_uri(segment.index), place.start, place.duration, len(data)))
+        published[f"{folder}/{segment_uri(segment.index)}"] = result.bytes
+        segments.append(package.MediaSegment(segment_uri(segment.index), place.start, place.duration, result.bytes))
     out = output_info(folder, 0, init, timeline, job.output_pix_fmt, job.output_bit_depth)
     for c in compare(job.info, out, None):
         if c.name != "audio_tracks":
@@ -101,21 +116,30 @@ def _rung(job: Job, rung: Rung, store: Storage, write: Callable[[str, bytes], No
     return rendition, checks, encoded
 
 
-def _audio(job: Job, plan: AudioPlan, store: Storage, write: Callable[[str, bytes], None]) -> tuple[package.Rendition, list[Check]]:  # fmt: skip
+def _audio(job: Job, plan: AudioPlan, store: Storage, writer: Writer, published: dict[str, int]) -> tuple[package.Rendition, list[Check]]:  # fmt: skip
     result = AudioResult.from_dict(get_json(store, audio_names.result_name(plan.name)))
     init = store.get_bytes(audio_names.init_name(plan.name))
     tracks = fmp4.tracks(init)
     folder = f"audio/{plan.name}"
-    write(f"{folder}/init.mp4", init)
-    timeline, segments = OutputTimeline(tracks), []
-    for n, frag in enumerate(result.fragments):
+    writer.write(f"{folder}/init.mp4", init)
+    published[f"{folder}/init.mp4"] = len(init)
+
+    def publish(n: int) -> bytes:
+        frag = result.fragments[n]
         raw = store.get_bytes(audio_names.fragments_name(plan.name), frag.offset, frag.size)
         if hashlib.sha256(raw).hexdigest() != frag.sha256:
             raise SegmentMismatchError(f"audio {plan.name} fragment {n}: stored bytes differ from what was checked")
         data = fmp4.patch_fragments(raw, fmp4.Patch(first_sequence=n + 1))
+        writer.write(f"{folder}/{segment_uri(n)}", data)
+        return data
+
+    with ThreadPoolExecutor(max_workers=max(1, writer.threads)) as pool:
+        written = list(pool.map(publish, range(len(result.fragments))))
+    timeline, segments = OutputTimeline(tracks), []
+    for n, data in enumerate(written):
         timeline.add(data)
         run = timeline.runs[tracks[0].track_id][-1]
-        write(f"{folder}/{segment_uri(n)}", data)
+        published[f"{folder}/{segment_uri(n)}"] = len(data)
         segments.append(package.MediaSegment(segment_uri(n), run.decode_time, run.span, len(data)))
     _, channels, rate = sample_entry(init, tracks[0].track_id)
     checks = [Check(f"{plan.name}_decodes_cleanly", True, f"decoded by the audio job: {result.check}")]
@@ -175,12 +199,12 @@ def finish_streaming(job: Job, store: Storage, writer: Writer, entry: str | None
 
     videos, audios, checks, encoded = [], [], [], []
     for rung in job.rungs:
-        rendition, rung_checks, rung_encoded = _rung(job, rung, store, write)
+        rendition, rung_checks, rung_encoded = _rung(job, rung, store, writer, written)
         videos.append(rendition)
         checks += rung_checks
         encoded += rung_encoded
     for plan in job.renditions:
-        rendition, audio_checks = _audio(job, plan, store, write)
+        rendition, audio_checks = _audio(job, plan, store, writer, written)
         audios.append(rendition)
         checks += audio_checks
     manifests = []
@@ -194,105 +218,10 @@ def finish_streaming(job: Job, store: Storage, writer: Writer, entry: str | None
         manifests.append(mpd_name)
     missing = []
     for name in manifests:
-        text = writer_text(writer, name)
+        text = writer.read(name).decode()
         missing += [u for u in manifest_uris(name, text) if u not in written]
     checks.append(Check("manifests", not missing, f"{len(manifests)} manifests parse; " + (
         f"missing {missing[0]}" if missing else "every URI in them was written")))  # fmt: skip
     return Packaged(Verification(tuple(checks)), tuple(videos), tuple(audios), tuple(encoded), tuple(written),
                     sum(written.values()), master if job.settings.streaming != "dash" else mpd_name)  # fmt: skip
 
-
-def writer_text(writer: Writer, name: str) -> str:
-    read = getattr(writer, "read", None)
-    if read is None:
-        raise TypeError("the writer cannot read back what it wrote")
-    return read(name).decode()
-
-
-class FolderWriter:
-    """Files written into a folder (the caller moves the folder into place once it is verified)."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-
-    def write(self, name: str, data: bytes) -> None:
-        path = self.root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-
-    def read(self, name: str) -> bytes:
-        return (self.root / name).read_bytes()
-
-
-def check_target(out: Path, force: bool, source: Path | None = None) -> None:
-    """OUT is a folder that does not exist, is empty, or may be replaced (--force); never half-overwritten.
-    Never one that holds the source or the current folder: replacing it would delete them."""
-    where, here = out.resolve(), Path.cwd().resolve()
-    if source is not None and where in source.resolve().parents:
-        raise UsageError(f"{out}: holds the source {source}; choose another folder")
-    if where == here:
-        raise UsageError(f"{out}: is the current folder; name a folder for the package (e.g. -o out/stream.m3u8)")
-    if where in here.parents:
-        raise UsageError(f"{out}: holds the current folder; choose another folder")
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"{out}: is a file; streaming output goes into a folder")
-    if out.is_dir() and any(out.iterdir()) and not force:
-        raise UsageError(f"{out}: folder is not empty (use --force to replace it)")
-    if not out.parent.is_dir():
-        raise UsageError(f"{out}: folder {out.parent} does not exist")
-
-
-def place(built: Path, out: Path) -> None:
-    """Swap the verified folder in: the old one (if any) moves aside first and goes only once the new one is
-    in place, so OUT is always either the old package or the new one."""
-    old = out.with_name(f".{out.name}.old-{os.getpid()}")
-    if out.exists():
-        os.replace(out, old)
-    try:
-        os.replace(built, out)
-    except BaseException:
-        if old.exists():
-            os.replace(old, out)  # the new one could not move in: the old one goes back
-        raise
-    shutil.rmtree(old, ignore_errors=True)
-
-
-def _decode_args(folder: Path, packaged: Packaged, n: int, dash: bool) -> list[str]:
-    if dash:
-        mpd = next(f for f in packaged.files if f.endswith(".mpd"))
-        return ["-protocol_whitelist", "file", "-i", f"file:{folder / mpd}", "-map", f"0:v:{n}"]
-    playlist = folder / packaged.videos[n].folder / PLAYLIST
-    return ["-protocol_whitelist", "file", "-i", f"file:{playlist}", "-map", "0:v:0"]
-
-
-def playback_checks(folder: Path, packaged: Packaged, frames: int) -> list[Check]:
-    """One playback check per kind of manifest written (HLS, DASH, or both for CMAF)."""
-    kinds = [kind for kind, suffix in (("hls", ".m3u8"), ("dash", ".mpd")) if any(
-        f.endswith(suffix) and "/" not in f for f in packaged.files)]  # fmt: skip
-    return [playback_check(folder, packaged, frames, kind == "dash") for kind in kinds]
-
-
-def playback_check(folder: Path, packaged: Packaged, frames: int, dash: bool) -> Check:
-    """ffmpeg reading each rung as a player would decodes every frame with no warnings: the DASH demuxer (of
-    the ffmpeg that has one, see binaries.py) reading the MPD, else the HLS demuxer reading the rung's media
-    playlist. Not the master playlist: ffmpeg 8.1's HLS demuxer corrupts packets when it reads two
-    fragmented-MP4 variants of one master at once, with ffmpeg's own HLS output too."""
-    program = decoder_ffmpeg("dash") if dash else None
-    problems = []
-    for n, video in enumerate(packaged.videos):
-        args = [*_decode_args(folder, packaged, n, dash), "-fps_mode", "passthrough", "-f", "framemd5", "-"]
-        try:
-            done = run_ffmpeg(args, loglevel="warning", timeout=3600, program=program)
-        except ToolError as exc:
-            problems.append(f"{video.name}: {exc}")
-            continue
-        got = sum(1 for line in done.stdout.splitlines() if line and not line.startswith("#"))
-        warned = done.stderr.strip().splitlines()[:1]
-        if got != frames or warned:
-            problems.append(
-                f"{video.name}: {got} frames decoded of {frames}" + (f", {warned[0][:100]}" if warned else "")
-            )
-    via = "the MPD" if dash else "each rung's media playlist"
-    return Check(f"{'dash' if dash else 'hls'}_playback_decodes_every_frame", not problems,
-                 problems[0] if problems else f"ffmpeg reading {via} decoded all {frames} frames of each of "
-                 f"{len(packaged.videos)} rungs, no warnings")  # fmt: skip

@@ -202,7 +202,7 @@ def test_force_replaces_the_old_package_in_one_swap(clip: Path, tmp_path: Path) 
 
 
 def test_failed_verification_leaves_the_old_package_intact(clip: Path, tmp_path: Path, monkeypatch) -> None:
-    from splitstitch import streaming
+    from splitstitch import streaming_local as streaming
     from splitstitch.verify import Check
 
     out = tmp_path / "out"

@@ -5,7 +5,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from splitstitch_cloud.steps import finish
+from splitstitch_cloud.finish import finish
 from splitstitch_cloud.storage import S3Store
 
 logger, tracer, metrics = Logger(), Tracer(), Metrics()

@@ -74,6 +74,13 @@ def output_key(source_key: str, job: str, extension: str) -> str:
     return f"{OUTPUTS}{relative.with_name(f'{relative.stem}-{digest}{extension}')}"
 
 
+def package_entry(source_key: str, job: str, streaming: str) -> str:
+    """A streaming job's entry (master playlist, or MPD for DASH) in its own folder:
+    uploads/a/movie.mov -> outputs/a/movie-<digest>/master.m3u8."""
+    folder = output_key(source_key, job, "")
+    return f"{folder}/{'manifest.mpd' if streaming == 'dash' else 'master.m3u8'}"
+
+
 def item_of_result(name: str) -> str | None:
     """The item a stored result belongs to, from its name under work/<job>/ (the core's layout, kept equal by
     a test): segments/00003.json -> 00003, segments/720p/00003.json -> 720p-00003, audio/main/result.json ->

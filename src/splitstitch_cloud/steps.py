@@ -13,7 +13,6 @@ import os
 import tempfile
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -24,11 +23,10 @@ from splitstitch.audio import item_name as audio_item_name
 from splitstitch.codecs import output_format
 from splitstitch.encode import EncodedSegment, SegmentTask
 from splitstitch.encode import item_name as encode_item_name
-from splitstitch.errors import SplitstitchError, ToolError, UsageError, VerificationError
+from splitstitch.errors import SplitstitchError, ToolError, UsageError
 from splitstitch.inputs import SNIFF_BYTES, Limits, check_head
 from splitstitch.job import Job
 from splitstitch.plan import Fanout
-from splitstitch.report import StageTimer, build_report
 from splitstitch.settings import Settings
 from splitstitch_cloud import contract, usage
 from splitstitch_cloud.admission import admit, check_decodable
@@ -37,14 +35,13 @@ from splitstitch_cloud.jobs import (
     FAILED,
     RUNNING,
     STARTING,
-    SUCCEEDED,
     failure_reason,
     first_item_failure,
     item_failure,
     read_status,
     write_status,
 )  # fmt: skip
-from splitstitch_cloud.storage import MultipartSink, S3Storage, S3Store
+from splitstitch_cloud.storage import S3Storage, S3Store
 
 MB_PER_VCPU = 1769  # Lambda: 1,769 MB buys one vCPU, linearly, up to 6
 ENCODE_BUDGET = 0.35  # a segment's estimated encode time may use this share of the encode function's timeout
@@ -109,6 +106,9 @@ def job_settings(defaults_json: str | None, metadata: dict[str, str]) -> Setting
         merged = json.loads(defaults_json or "{}") | json.loads(metadata.get(contract.SETTINGS_METADATA) or "{}")
     except ValueError as exc:
         raise UsageError(f"bad settings: {str(exc).splitlines()[0]}") from None
+    output = merged.pop("output", "mp4")  # the template's OutputFormat: mp4, or a streaming format
+    if output != "mp4":
+        merged.setdefault("streaming", output)
     settings = Settings.from_dict(merged)
     if settings.codec in UNSUPPORTED_IN_LAMBDA:
         raise UsageError(UNSUPPORTED_IN_LAMBDA[settings.codec])
@@ -143,6 +143,13 @@ def plan_job(
     return job, source_ref(upload.key, upload.version, size)
 
 
+def output_key_of(job: Job, source_key: str) -> str:
+    """Where a job's output goes: a file, or a streaming package's entry (its folder holds the rest)."""
+    if job.settings.streaming:
+        return contract.package_entry(source_key, job.id, job.settings.streaming)
+    return contract.output_key(source_key, job.id, job.output.extension)
+
+
 def map_item(job: Job, bucket: str, ref: dict[str, Any], task: SegmentTask) -> dict[str, Any]:
     """One Distributed Map item: everything an encoder needs, nothing it must look up (see events/encode_segment.json)."""
     return {"job": job.id, "bucket": bucket, "source": ref, "task": task.to_dict()}
@@ -174,11 +181,11 @@ def prepare(store: S3Store, sfn: Any, upload: Upload, state_machine_arn: str, de
     store.put_json(contract.job_key(job_id), job.to_dict() | {"source_ref": ref})
     items = [map_item(job, store.bucket, ref, task) for task in job.tasks()]
     store.put_json(contract.items_key(job_id), items)
-    audio = {"job": job_id, "bucket": store.bucket, "source": ref, "audio": job.audio.to_dict()} if job.audio else None
+    audio = [{"job": job_id, "bucket": store.bucket, "source": ref, "audio": plan.to_dict()} for plan in job.audio_plans()]
     execution = contract.execution_name(job_id, admission.attempt)
     record = usage.record("prepare", memory_mb, began, init_s, True, s3_puts=4, s3_gets=4)
     write_status(store, job_id, STARTING, segments=len(job.plan.segments), plan=job.plan.reason, execution=execution,
-                 output_key=contract.output_key(upload.key, job_id, job.output.extension), prepare=record)  # fmt: skip
+                 output_key=output_key_of(job, upload.key), prepare=record)  # fmt: skip
     execution_input = {"job": job_id, "bucket": store.bucket, "items_key": contract.items_key(job_id), "audio": audio}
     with contextlib.suppress(sfn.exceptions.ExecutionAlreadyExists):  # started by the invocation this one retries
         sfn.start_execution(stateMachineArn=state_machine_arn, name=execution, input=json.dumps(execution_input))
@@ -236,41 +243,6 @@ def encode_audio(store: S3Store, item: dict[str, Any], tmp: Path, memory_mb: int
     source = store.source(ref["key"], ref.get("version"), ref["size"])
     return _attempt(storage, audio_item_name(plan), "encode_audio", memory_mb, remaining_s,
                     lambda budget: stages.encode_audio(plan, source, storage, tmp))  # fmt: skip
-
-
-def finish(store: S3Store, job_id: str, memory_mb: int) -> dict[str, Any]:
-    """Assemble the output with parallel part uploads, verify it from the bytes written, and only then let it
-    appear; write the report and the status; remove work/<job>/."""
-    began, init_s = time.perf_counter(), usage.init_seconds()
-    status = write_status(store, job_id, RUNNING, stage="finish")
-    job = Job.from_dict(store.get_json(contract.job_key(job_id)))
-    output_key = status.get("output_key") or contract.output_key(job.source, job_id, job.output.extension)
-    storage = S3Storage(store, job_id)
-    sink = MultipartSink(store, output_key, contract.CONTENT_TYPES.get(job.output.extension, "video/mp4"))
-    finished = stages.finish(job, storage, sink, f"s3://{store.bucket}/{output_key}")
-    with ThreadPoolExecutor(max_workers=32) as pool:
-        records = list(pool.map(store.get_json, store.keys(contract.work_key(job_id, "usage/"))))
-    ok = [u for u in records if u.get("ok", True)]
-    timer = StageTimer()
-    timer.add("prepare", float((status.get("prepare") or {}).get("seconds", 0.0)))
-    timer.add("encode", max((u["seconds"] for u in ok if u["function"] == "encode_segment"), default=0.0))
-    timer.add("audio", next((u["seconds"] for u in ok if u["function"] == "encode_audio"), 0.0))
-    timer.add("finish", time.perf_counter() - began)
-    timer.add("total", time.time() - job.created)
-    executor = {"kind": "lambda", "functions": len(records) + 2, "part_uploads": sink.requests}
-    report = build_report(job, finished, f"s3://{store.bucket}/{output_key}", timer, executor, finished.verification)
-    if not finished.verification.ok:
-        raise VerificationError(finished.verification.failed(), report)
-    mine = usage.record("finish", memory_mb, began, init_s, True, s3_puts=sink.requests + 4,
-                        s3_gets=storage.gets + len(records) + 4)  # fmt: skip
-    all_records = [r for r in (status.get("prepare"), *records, mine) if r]
-    report["cost"] = usage.job_cost(all_records, len(job.plan.segments), finished.size, time.time() - job.created)
-    report_key = contract.report_key(output_key)
-    store.put_json(report_key, report)
-    final = write_status(store, job_id, SUCCEEDED, stage="done", output_key=output_key, report_key=report_key,
-                         timings_s=report["timings_s"], cost=report["cost"], reason=None)  # fmt: skip
-    store.delete_prefix(contract.work_prefix(job_id))
-    return final
 
 
 def record_failure(store: S3Store, job: str, error: dict[str, Any] | None) -> dict[str, Any]:

@@ -8,6 +8,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import logging
 import os
@@ -21,11 +23,15 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from splitstitch import fmp4
+from splitstitch.encode import EncodedSegment
+from splitstitch.errors import SegmentMismatchError
 from splitstitch.source import MediaSource
 from splitstitch_cloud import contract
 
 log = logging.getLogger(__name__)
 
+SINGLE_PUT_BYTES = 5 << 30  # S3's limit for one PUT (and for one CopyObject)
 PRESIGN_SECONDS = 3600  # an encoder reads its range within minutes; the finish reads nothing by URL
 PART_THREADS = 16  # parts built (GETs of their fragments) and uploaded at once by the finish stage
 POOL = Config(max_pool_connections=64, retries={"mode": "standard", "max_attempts": 5})
@@ -129,7 +135,15 @@ class S3Storage:
         return contract.work_key(self.job, name)
 
     def put_file(self, name: str, path: Path) -> None:
-        self.store.upload(path, self._key(name))
+        """One PUT with Content-MD5 (S3 refuses bytes that arrive damaged, and the ETag is then their MD5,
+        which copies keep) below 5 GB, the multipart upload of the transfer manager above."""
+        if path.stat().st_size < SINGLE_PUT_BYTES:
+            digest = hashlib.md5(path.read_bytes(), usedforsecurity=False).digest()
+            with path.open("rb") as body:
+                self.store.s3.put_object(Bucket=self.store.bucket, Key=self._key(name), Body=body,
+                                         ContentMD5=base64.b64encode(digest).decode())  # fmt: skip
+        else:
+            self.store.upload(path, self._key(name))
         path.unlink(missing_ok=True)
         self.puts += 1
 
@@ -193,3 +207,45 @@ class MultipartSink:
             raise
         self.requests, self.part_bytes = count + 2, sizes
         return True
+
+
+PACKAGE_TYPES = {".m3u8": "application/vnd.apple.mpegurl", ".mpd": "application/dash+xml", ".m4s": "video/iso.segment",
+                 ".mp4": "video/mp4"}  # fmt: skip
+HEAD_PROBE = 64 << 10  # a media segment's moof is a few KiB: this much usually holds it and the mdat header
+
+
+@dataclass
+class S3Writer:
+    """A streaming package under `prefix` (outputs/<name>-<digest>/): small files PUT, media segments copied
+    from work/<job>/ on the server (their ETag must be the MD5 their encoder recorded) and only their heads
+    read back, `threads` at once."""
+
+    store: S3Store
+    job: str
+    prefix: str
+    threads: int = 32
+    requests: int = 0
+
+    def _type(self, name: str) -> str:
+        return PACKAGE_TYPES.get(Path(name).suffix, "application/octet-stream")
+
+    def write(self, name: str, data: bytes) -> None:
+        self.store.put(self.prefix + name, data, self._type(name))
+        self.requests += 1
+
+    def read(self, name: str) -> bytes:
+        return self.store.get(self.prefix + name)
+
+    def publish(self, store: object, stored: str, name: str, result: EncodedSegment) -> bytes:
+        s3, bucket, key = self.store.s3, self.store.bucket, self.prefix + name
+        copied = s3.copy_object(Bucket=bucket, Key=key, CopySource={"Bucket": bucket, "Key": contract.work_key(self.job, stored)},
+                                ContentType=self._type(name), MetadataDirective="REPLACE")  # fmt: skip
+        etag = copied["CopyObjectResult"]["ETag"].strip('"')
+        if etag != result.md5:
+            raise SegmentMismatchError(f"{name}: the copy's ETag {etag} is not the MD5 its encoder recorded")
+        head = self.store.get(key, 0, min(HEAD_PROBE, result.bytes))
+        need = min(fmp4.first_box_size(head) + 16, result.bytes)
+        if len(head) < need:
+            head = self.store.get(key, 0, need)
+        self.requests += 3
+        return head

@@ -53,7 +53,8 @@ def test_prepare_encode_finish_handlers(stack: Stack, samples, lambda_context: F
     for item in items:
         out = handler(stack, "EncodeSegmentFunction")(item, lambda_context)
         assert out["index"] == item["task"]["segment"]["index"] and out["frames"] > 0
-    assert handler(stack, "EncodeAudioFunction")(execution_input["audio"], lambda_context)["fragments"] >= 1
+    for audio_item in execution_input["audio"]:  # one item per audio plan
+        assert handler(stack, "EncodeAudioFunction")(audio_item, lambda_context)["fragments"] >= 1
     done = handler(stack, "FinishFunction")(event("finish.json", **{"movie-0123456789abcdef": job,
                                                                      "splitstitch-media-123456789012": stack.bucket}),
                                              lambda_context)  # fmt: skip

@@ -1,7 +1,7 @@
 """Lay out an output from its parts and prove what was written: pure, no processes, no storage calls.
 
 An MP4 output is `init sidx (video fragments of segment i, then the audio fragments that start inside it)*`.
-The layout says, piece by piece, which stored bytes go where and how they are patched (fmp4.Patch); the
+The layout says, piece by piece, which stored bytes go where and how they are patched (fmp4_patch.Patch); the
 executors fetch and write the pieces (a local file, or parallel multipart parts in S3). Whoever writes a
 part first runs `build_part`, which checks every fragment's hash against what its encoder recorded and
 parses every byte it emits, so the verification sees the output exactly as written, not as planned.
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Literal
 
-from splitstitch import fmp4
+from splitstitch import fmp4, fmp4_patch
 from splitstitch.errors import SegmentMismatchError
 from splitstitch.fmp4_init import SidxReference, TrackEdit, build_init, build_sidx, movie_timescale
 from splitstitch.media import AudioInfo, FrameIndex, MediaInfo, VideoInfo
@@ -36,7 +36,7 @@ class Piece:
     offset: int  # within the stored object (audio: within the audio job's fragments)
     size: int
     sha256: str
-    patch: fmp4.Patch
+    patch: fmp4_patch.Patch
 
 
 @dataclass(frozen=True)
@@ -108,14 +108,14 @@ def layout(
     pieces: list[Piece] = []
     sequence, pending = 1, list(enumerate(audio_fragments or []))
     for n, part in enumerate(parts):
-        patch = fmp4.Patch(decode_time_shift=part.start, cts_shift=edit - part.first_cts, first_sequence=sequence,
+        patch = fmp4_patch.Patch(decode_time_shift=part.start, cts_shift=edit - part.first_cts, first_sequence=sequence,
                            last_duration=_last_duration(part))  # fmt: skip
         pieces.append(Piece("video", part.index, 0, part.size, part.sha256, patch))
         sequence += 1  # one moof per segment (frag_custom); checked when the part is built
         end_s = math.inf if n == len(parts) - 1 else (part.start + part.duration) / video.timescale
         while pending and audio_delay + pending[0][1].start < end_s:
             number, frag = pending.pop(0)
-            audio_patch = fmp4.Patch(first_sequence=sequence, track_ids=mapping)
+            audio_patch = fmp4_patch.Patch(first_sequence=sequence, track_ids=mapping)
             pieces.append(Piece("audio", number, frag.offset, frag.size, frag.sha256, audio_patch))
             sequence += 1
     head = init
@@ -222,7 +222,7 @@ def build_part(pieces: list[Piece], fetch: Callable[[Piece], bytes], timeline: O
             raise SegmentMismatchError(f"{piece.kind} piece {piece.index}: stored bytes differ from what was checked")
         if piece.kind == "video" and sum(1 for b in fmp4.iter_boxes(raw) if b.type == "moof") != 1:
             raise SegmentMismatchError(f"segment {piece.index:05d}: expected one fragment")
-        out += fmp4.patch_fragments(raw, piece.patch)
+        out += fmp4_patch.patch_fragments(raw, piece.patch)
     data = bytes(out)
     if timeline is not None:
         timeline.add(data)

@@ -21,7 +21,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Literal
 
-from splitstitch import fmp4
+from splitstitch import fmp4, fmp4_patch
 from splitstitch.codecs import ENCODER, PROBE_CODEC, SVT_PRESET, VP9_CPU_USED, codec_tag
 from splitstitch.command import compile_args, filter_chain, input_stream
 from splitstitch.errors import SegmentMismatchError
@@ -77,7 +77,7 @@ class Placement:
     duration: int
     sequence: int
 
-    def patch(self, first_cts: int, span: int, last_duration: int) -> fmp4.Patch:
+    def patch(self, first_cts: int, span: int, last_duration: int) -> fmp4_patch.Patch:
         """CMAF: no edit list; the first frame presents at the segment's decode time (negative composition
         offsets after it); the last sample ends where the next segment starts."""
         last = None
@@ -85,7 +85,7 @@ class Placement:
             last = last_duration + self.duration - span
             if last <= 0:
                 raise SegmentMismatchError(f"segment decodes {span - self.duration} ticks past its planned end")
-        return fmp4.Patch(decode_time_shift=self.start, cts_shift=-first_cts, first_sequence=self.sequence,
+        return fmp4_patch.Patch(decode_time_shift=self.start, cts_shift=-first_cts, first_sequence=self.sequence,
                           trun_version=1, last_duration=last)  # fmt: skip
 
 
@@ -265,7 +265,7 @@ def encode_segment(
     check_seconds = time.perf_counter() - check_started
     data = split.fragments
     if task.placement is not None:
-        data = fmp4.patch_fragments(data, task.placement.patch(run.cts[0], run.span, run.durations[-1]))
+        data = fmp4_patch.patch_fragments(data, task.placement.patch(run.cts[0], run.span, run.durations[-1]))
     fragments = work / f"fragments_{tag}.m4s"
     fragments.write_bytes(data)
     output.unlink()

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 CONTAINERS = {"moov", "trak", "mdia", "minf", "stbl", "mvex", "moof", "traf", "edts", "dinf", "udta"}
 # trun flags (ISO/IEC 14496-12 8.8.8)
@@ -89,7 +89,7 @@ def full_box(kind: str, version: int, flags: int, payload: bytes) -> bytes:
     return make_box(kind, struct.pack(">I", (version << 24) | flags) + payload)
 
 
-def _version_flags(data: bytes | bytearray, box: Box) -> tuple[int, int]:
+def version_flags(data: bytes | bytearray, box: Box) -> tuple[int, int]:
     word = struct.unpack_from(">I", data, box.body)[0]
     return word >> 24, word & 0xFFFFFF
 
@@ -149,8 +149,8 @@ def tracks(init: bytes) -> list[TrackInfo]:
         hdlr = find(init, "mdia/hdlr", trak.body, trak.end)
         if tkhd is None or not mdhd or not hdlr:
             raise Mp4Error("trak without tkhd, mdhd or hdlr")
-        track_id = struct.unpack_from(">I", init, tkhd.body + (20 if _version_flags(init, tkhd)[0] else 12))[0]
-        timescale = struct.unpack_from(">I", init, mdhd[0].body + (20 if _version_flags(init, mdhd[0])[0] else 12))[0]
+        track_id = struct.unpack_from(">I", init, tkhd.body + (20 if version_flags(init, tkhd)[0] else 12))[0]
+        timescale = struct.unpack_from(">I", init, mdhd[0].body + (20 if version_flags(init, mdhd[0])[0] else 12))[0]
         handler = init[hdlr[0].body + 8 : hdlr[0].body + 12].decode("latin-1")
         media_time, delay = _edit(init, find(init, "edts/elst", trak.body, trak.end))
         out.append(TrackInfo(track_id, handler, timescale, media_time, *trex.get(track_id, (0, 0, 0)),
@@ -162,14 +162,14 @@ def movie_scale(init: bytes | bytearray) -> int:
     mvhd = find(init, "moov/mvhd")
     if not mvhd:
         return 1000
-    return struct.unpack_from(">I", init, mvhd[0].body + (20 if _version_flags(init, mvhd[0])[0] else 12))[0] or 1000
+    return struct.unpack_from(">I", init, mvhd[0].body + (20 if version_flags(init, mvhd[0])[0] else 12))[0] or 1000
 
 
 def _edit(init: bytes | bytearray, elst: list[Box]) -> tuple[int, int]:
     """(media time of the first edit that shows media, movie ticks of the empty edits before it)."""
     if not elst:
         return 0, 0
-    version, _ = _version_flags(init, elst[0])
+    version, _ = version_flags(init, elst[0])
     count = struct.unpack_from(">I", init, elst[0].body + 4)[0]
     size, fmt = (20, ">Qq") if version else (12, ">Ii")
     delay = 0
@@ -219,7 +219,7 @@ def _traf_run(data: bytes | bytearray, traf: Box, defaults: dict[int, TrackInfo]
     tfhd = child(data, traf, "tfhd")
     if tfhd is None:
         raise Mp4Error("traf without tfhd")
-    _, flags = _version_flags(data, tfhd)
+    _, flags = version_flags(data, tfhd)
     track_id = struct.unpack_from(">I", data, tfhd.body + 4)[0]
     info = defaults.get(track_id)
     d_duration, d_size, d_flags = (info.default_duration, info.default_size, info.default_flags) if info else (0, 0, 0)
@@ -235,13 +235,13 @@ def _traf_run(data: bytes | bytearray, traf: Box, defaults: dict[int, TrackInfo]
     tfdt = child(data, traf, "tfdt")
     decode_time = 0
     if tfdt is not None:
-        version, _ = _version_flags(data, tfdt)
+        version, _ = version_flags(data, tfdt)
         decode_time = struct.unpack_from(">Q" if version else ">I", data, tfdt.body + 4)[0]
     durations, sizes, cts, sync = [], [], [], []
     for trun in iter_boxes(data, traf.body, traf.end):
         if trun.type != "trun":
             continue
-        version, tflags = _version_flags(data, trun)
+        version, tflags = version_flags(data, trun)
         count = struct.unpack_from(">I", data, trun.body + 4)[0]
         pos = trun.body + 8 + (4 if tflags & TRUN_DATA_OFFSET else 0)
         first_flags = None
@@ -317,91 +317,3 @@ def first_box_size(head: bytes | bytearray) -> int:
 
 def _first_box_end(head: bytes | bytearray) -> int:
     return min(len(head), first_box_size(head)) if len(head) >= 8 else len(head)
-
-
-# --------------------------------------------------------------------------------------------- patching
-
-
-@dataclass(frozen=True)
-class Patch:
-    """What changes in a segment's fragments when it is placed on the output timeline."""
-
-    decode_time_shift: int = 0  # added to every tfdt
-    shifts: dict[int, int] = field(default_factory=dict)  # per (old) track_ID, instead of decode_time_shift
-    cts_shift: int = 0  # added to every composition offset
-    first_sequence: int | None = None  # mfhd numbers become first_sequence, +1, ...
-    track_ids: dict[int, int] = field(default_factory=dict)  # old -> new track_ID in tfhd
-    trun_version: int | None = None  # 1 allows negative composition offsets
-    last_duration: int | None = None  # the duration of the very last sample (ends the segment exactly)
-
-
-def patch_fragments(data: bytes, patch: Patch) -> bytes:
-    """Apply `patch` in place (same size). tfdt must be version 1 (64-bit), as ffmpeg writes it."""
-    out = bytearray(data)
-    sequence = patch.first_sequence
-    last_trun: Box | None = None
-    for moof in iter_boxes(out):
-        if moof.type != "moof":
-            continue
-        for box in iter_boxes(out, moof.body, moof.end):
-            if box.type == "mfhd" and sequence is not None:
-                struct.pack_into(">I", out, box.body + 4, sequence)
-                sequence += 1
-            elif box.type == "traf":
-                _patch_traf(out, box, patch)
-                truns = [b for b in iter_boxes(out, box.body, box.end) if b.type == "trun"]
-                last_trun = truns[-1] if truns else last_trun  # the last sample is in the traf's last trun
-    if patch.last_duration is not None:
-        if last_trun is None:
-            raise Mp4Error("no trun to set the last sample duration in")
-        _set_last_duration(out, last_trun, patch.last_duration)
-    return bytes(out)
-
-
-def _set_last_duration(out: bytearray, trun: Box, duration: int) -> None:
-    _, flags = _version_flags(out, trun)
-    count = struct.unpack_from(">I", out, trun.body + 4)[0]
-    if not flags & TRUN_DURATION:
-        raise Mp4Error("trun has no per-sample durations to change the last one")
-    per_sample = sum(4 for bit in (TRUN_DURATION, TRUN_SIZE, TRUN_FLAGS, TRUN_CTS) if flags & bit)
-    pos = trun.body + 8 + (4 if flags & TRUN_DATA_OFFSET else 0) + (4 if flags & TRUN_FIRST_FLAGS else 0)
-    struct.pack_into(">I", out, pos + per_sample * (count - 1), duration)
-
-
-def _patch_traf(out: bytearray, traf: Box, patch: Patch) -> None:
-    shift = patch.decode_time_shift
-    for box in iter_boxes(out, traf.body, traf.end):
-        if box.type == "tfhd":
-            old = struct.unpack_from(">I", out, box.body + 4)[0]
-            shift = patch.shifts.get(old, patch.decode_time_shift)
-            struct.pack_into(">I", out, box.body + 4, patch.track_ids.get(old, old))
-        elif box.type == "tfdt" and shift:
-            version, _ = _version_flags(out, box)
-            fmt = ">Q" if version else ">I"
-            value = struct.unpack_from(fmt, out, box.body + 4)[0] + shift
-            if value < 0 or (not version and value >= 2**32):
-                raise Mp4Error(f"tfdt {value} does not fit a version {version} tfdt")
-            struct.pack_into(fmt, out, box.body + 4, value)
-        elif box.type == "trun":
-            _patch_trun(out, box, patch)
-
-
-def _patch_trun(out: bytearray, trun: Box, patch: Patch) -> None:
-    version, flags = _version_flags(out, trun)
-    new_version = version if patch.trun_version is None else patch.trun_version
-    if new_version != version:
-        struct.pack_into(">I", out, trun.body, (new_version << 24) | flags)
-    if not patch.cts_shift:
-        return
-    if not flags & TRUN_CTS:
-        raise Mp4Error("trun has no composition offsets to shift")
-    count = struct.unpack_from(">I", out, trun.body + 4)[0]
-    pos = trun.body + 8 + (4 if flags & TRUN_DATA_OFFSET else 0) + (4 if flags & TRUN_FIRST_FLAGS else 0)
-    skip = sum(4 for bit in (TRUN_DURATION, TRUN_SIZE, TRUN_FLAGS) if flags & bit)
-    for _ in range(count):
-        pos += skip
-        value = struct.unpack_from(">i" if version else ">I", out, pos)[0] + patch.cts_shift
-        if value < 0 and new_version == 0:
-            raise Mp4Error(f"composition offset {value} < 0 needs trun version 1")
-        struct.pack_into(">i" if new_version else ">I", out, pos, value)
-        pos += 4

@@ -22,7 +22,7 @@ from fractions import Fraction
 from typing import Protocol
 
 from splitstitch import audio as audio_names
-from splitstitch import fmp4, package
+from splitstitch import fmp4, fmp4_patch, package
 from splitstitch.assemble import OutputTimeline, output_info, sample_entry, track_extent
 from splitstitch.audio import AudioPlan, AudioResult
 from splitstitch.encode import EncodedSegment, fragment_name, init_name, result_name
@@ -129,7 +129,7 @@ def _audio(job: Job, plan: AudioPlan, store: Storage, writer: Writer, published:
         raw = store.get_bytes(audio_names.fragments_name(plan.name), frag.offset, frag.size)
         if hashlib.sha256(raw).hexdigest() != frag.sha256:
             raise SegmentMismatchError(f"audio {plan.name} fragment {n}: stored bytes differ from what was checked")
-        data = fmp4.patch_fragments(raw, fmp4.Patch(first_sequence=n + 1))
+        data = fmp4_patch.patch_fragments(raw, fmp4_patch.Patch(first_sequence=n + 1))
         writer.write(f"{folder}/{segment_uri(n)}", data)
         return data
 

@@ -10,7 +10,7 @@ from dataclasses import replace
 
 import pytest
 
-from splitstitch import assemble, fmp4
+from splitstitch import assemble, fmp4, fmp4_patch
 from splitstitch.assemble import MIN_PART_BYTES, AudioFragment, Layout, Piece, VideoPart
 from splitstitch.errors import SegmentMismatchError
 from tests.unit.mp4boxes import Sample, audio_init, fragment, traf, video_fragment, video_init
@@ -55,9 +55,9 @@ def test_layout_shifts_every_segment_onto_one_timeline_with_one_edit() -> None:
     lay = assemble.layout(VIDEO_INIT, PARTS, index=False)
     assert lay.video_edit == 2 * STEP  # E = the largest first composition offset
     assert [p.patch for p in lay.pieces] == [
-        fmp4.Patch(decode_time_shift=0, cts_shift=STEP, first_sequence=1),
-        fmp4.Patch(decode_time_shift=4 * STEP, cts_shift=0, first_sequence=2),
-        fmp4.Patch(decode_time_shift=7 * STEP, cts_shift=0, first_sequence=3),
+        fmp4_patch.Patch(decode_time_shift=0, cts_shift=STEP, first_sequence=1),
+        fmp4_patch.Patch(decode_time_shift=4 * STEP, cts_shift=0, first_sequence=2),
+        fmp4_patch.Patch(decode_time_shift=7 * STEP, cts_shift=0, first_sequence=3),
     ]
     assert [(p.kind, p.index, p.size, p.sha256) for p in lay.pieces] == [
         ("video", i, len(s), sha(s)) for i, s in enumerate(SEGMENTS)
@@ -143,13 +143,13 @@ def test_build_part_refuses_bytes_that_differ_from_what_was_checked() -> None:
     with pytest.raises(SegmentMismatchError, match="stored bytes differ"):
         assemble.build_part([lay.pieces[0]], lambda p: SEGMENTS[0][:-1])
     two = SEGMENTS[0] + SEGMENTS[0]
-    piece = Piece("video", 0, 0, len(two), sha(two), fmp4.Patch())
+    piece = Piece("video", 0, 0, len(two), sha(two), fmp4_patch.Patch())
     with pytest.raises(SegmentMismatchError, match="segment 00000: expected one fragment"):
         assemble.build_part([piece], lambda p: two)
 
 
 def pieces(sizes: list[int]) -> Layout:
-    return Layout(b"h" * 1000, tuple(Piece("video", i, 0, s, "", fmp4.Patch()) for i, s in enumerate(sizes)), 0, ())
+    return Layout(b"h" * 1000, tuple(Piece("video", i, 0, s, "", fmp4_patch.Patch()) for i, s in enumerate(sizes)), 0, ())
 
 
 MIB = 1 << 20

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from splitstitch import assemble
-from splitstitch.fmp4 import Patch
+from splitstitch.fmp4_patch import Patch
 
 MIB = 1 << 20
 

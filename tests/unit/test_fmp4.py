@@ -6,8 +6,9 @@ import struct
 
 import pytest
 
-from splitstitch import fmp4
-from splitstitch.fmp4 import Mp4Error, Patch
+from splitstitch import fmp4, fmp4_patch
+from splitstitch.fmp4 import Mp4Error
+from splitstitch.fmp4_patch import Patch
 from tests.unit.mp4boxes import (
     Sample,
     audio_init,
@@ -193,39 +194,39 @@ def test_each_patch_field_changes_only_what_it_names() -> None:
         (Patch(cts_shift=1500), [(0, (7500,) * 3), (9000, (7500,) * 2)]),
     ]
     for patch, expected in cases:
-        patched = fmp4.patch_fragments(original, patch)
+        patched = fmp4_patch.patch_fragments(original, patch)
         assert len(patched) == len(original)
         got = runs_of(patched)
         assert [(r.decode_time, r.cts) for r in got] == expected
         assert [(r.durations, r.sizes, r.sync) for r in got] == [
             (r.durations, r.sizes, r.sync) for r in runs_of(original)
         ]
-    renumbered = fmp4.patch_fragments(original, Patch(first_sequence=41))
+    renumbered = fmp4_patch.patch_fragments(original, Patch(first_sequence=41))
     assert [f.sequence for f in parse(renumbered)] == [41, 42]
     assert [f.sequence for f in parse(original)] == [1, 2]
-    assert fmp4.patch_fragments(original, Patch()) == original
+    assert fmp4_patch.patch_fragments(original, Patch()) == original
 
 
 def test_track_ids_and_per_track_shifts_follow_the_old_id() -> None:
     data = fragment(1, [traf(1, 100, gop(2)), traf(2, 200, [Sample(1024, 4)])])
-    patched = fmp4.patch_fragments(data, Patch(decode_time_shift=7, shifts={2: 1000}, track_ids={1: 5, 2: 3}))
+    patched = fmp4_patch.patch_fragments(data, Patch(decode_time_shift=7, shifts={2: 1000}, track_ids={1: 5, 2: 3}))
     tracks = [fmp4.TrackInfo(5, "vide", 90000, 0), fmp4.TrackInfo(3, "soun", 48000, 0)]
     assert [(r.track_id, r.decode_time) for r in parse(patched, tracks)[0].runs] == [(5, 107), (3, 1200)]
 
 
 def test_last_duration_sets_the_very_last_sample_of_the_last_fragment() -> None:
     data = video_fragment(1, 0, gop(3)) + video_fragment(2, 9000, gop(2))
-    got = runs_of(fmp4.patch_fragments(data, Patch(last_duration=1234)))
+    got = runs_of(fmp4_patch.patch_fragments(data, Patch(last_duration=1234)))
     assert [r.durations for r in got] == [(3000,) * 3, (3000, 1234)]
 
 
 def test_trun_version_change_and_negative_offsets() -> None:
     data = video_fragment(1, 0, gop(3, delay=1000))
-    v1 = fmp4.patch_fragments(data, Patch(cts_shift=-1500, trun_version=1))
+    v1 = fmp4_patch.patch_fragments(data, Patch(cts_shift=-1500, trun_version=1))
     assert runs_of(v1)[0].cts == (-500,) * 3
     with pytest.raises(Mp4Error, match="composition offset -500 < 0 needs trun version 1"):
-        fmp4.patch_fragments(data, Patch(cts_shift=-1500))
-    back = fmp4.patch_fragments(v1, Patch(cts_shift=1500, trun_version=0))
+        fmp4_patch.patch_fragments(data, Patch(cts_shift=-1500))
+    back = fmp4_patch.patch_fragments(v1, Patch(cts_shift=1500, trun_version=0))
     assert back == data  # a round trip restores every byte
 
 
@@ -233,10 +234,10 @@ def test_patch_round_trips_to_the_original_bytes() -> None:
     data = fragment(3, [traf(1, 9000, gop(4)), traf(2, 48000, [Sample(1024, 4)] * 2)]) + video_fragment(
         4, 21000, gop(2)
     )
-    there = fmp4.patch_fragments(data, Patch(decode_time_shift=90000, cts_shift=3000, first_sequence=10,
+    there = fmp4_patch.patch_fragments(data, Patch(decode_time_shift=90000, cts_shift=3000, first_sequence=10,
                                              track_ids={1: 1, 2: 2}))  # fmt: skip
     assert there != data
-    assert fmp4.patch_fragments(there, Patch(decode_time_shift=-90000, cts_shift=-3000, first_sequence=3)) == data
+    assert fmp4_patch.patch_fragments(there, Patch(decode_time_shift=-90000, cts_shift=-3000, first_sequence=3)) == data
 
 
 @pytest.mark.parametrize(
@@ -253,7 +254,7 @@ def test_patch_round_trips_to_the_original_bytes() -> None:
 )  # fmt: skip
 def test_patches_that_cannot_be_written_are_refused(data: bytes, patch: Patch, message: str) -> None:
     with pytest.raises(Mp4Error, match=message):
-        fmp4.patch_fragments(data, patch)
+        fmp4_patch.patch_fragments(data, patch)
 
 
 def test_full_box_and_make_box_write_what_iter_boxes_reads() -> None:
@@ -265,5 +266,5 @@ def test_last_duration_reaches_the_last_trun_of_a_traf_with_several() -> None:
     """A traf may hold several truns (ffmpeg writes one per contiguous run of samples in the mdat)."""
     two_runs = box("traf", tfhd(1) + tfdt(0) + trun(gop(2)) + trun(gop(3)[1:]))
     data = fragment(1, [two_runs], payload=40)
-    (run,) = parse(fmp4.patch_fragments(data, Patch(last_duration=1234)))[0].runs
+    (run,) = parse(fmp4_patch.patch_fragments(data, Patch(last_duration=1234)))[0].runs
     assert run.durations == (3000, 3000, 3000, 1234)

@@ -1,0 +1,228 @@
+"""Measure one workload item (a scaled source standing for a real job) on this machine: the core's stages
+under CPU quotas (fit and validation configurations), the local executor end to end, one ffmpeg, and an
+emulated EC2 instance. Fitting and projecting are in project.py.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from splitstitch.inputs import open_source
+from splitstitch.media import MediaInfo
+from splitstitch.plan import Plan, plan_segments
+from splitstitch.report import describe
+from splitstitch.settings import Settings
+from splitstitch.source import MediaSource
+from splitstitch_bench import cgroup, measure, talk
+from splitstitch_bench.catalog import EC2_TYPES, RuntimeSpec, lambda_vcpus
+from splitstitch_bench.cpufit import FIT, VALIDATE, Sample
+from splitstitch_bench.stack import Stack
+
+Say = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Item:
+    """A job to bench: a source here standing for a real one of `real_seconds` and `real_bytes`."""
+
+    name: str
+    source: Path
+    real_seconds: float
+    real_bytes: int
+    container: str
+    row: talk.TalkRow | None = None
+
+
+@dataclass(frozen=True)
+class Options:
+    settings: Settings
+    runtimes: list[RuntimeSpec]
+    stack: Stack
+    work: Path
+    segments_per_config: int = 2
+    cpus: int = field(default_factory=lambda: len(os.sched_getaffinity(0)))
+
+
+@dataclass
+class Measured:
+    item: Item
+    info: MediaInfo  # the scaled source
+    full: MediaInfo  # the synthetic full-length source
+    plan_full: Plan
+    plan_s: float  # the planner on the full-length index at the prepare function's share
+    packets: int
+    samples: list[Sample] = field(default_factory=list)
+    finish_gets_per_segment: float = 2.0
+    runs: dict[str, Any] = field(default_factory=dict)  # laptop, local, ec2:* measurements
+    local_plan: list[float] = field(default_factory=list)  # segment seconds of the local run
+    local_threads: int = 1
+    output_bps: float = 0.0  # of the local run (the job's settings)
+
+    @property
+    def seconds(self) -> float:
+        return self.info.video_seconds()
+
+    @property
+    def scale(self) -> float:
+        return self.seconds / self.item.real_seconds
+
+
+def packets(info: MediaInfo) -> int:
+    assert info.frames
+    return info.frames.count + talk.audio_packets(info.video_seconds(), info.audio)
+
+
+def configs(quotas: bool) -> list[tuple[float | None, int, str, str]]:
+    """(vcpus, threads, role, note) for the segment encodes: fit at 1 vCPU (and 2 threads on 2 vCPUs for the
+    thread cost), validate at 0.5 and 1.7 vCPU (3,008 MB: the deployed planner gives it 2 threads)."""
+    if not quotas:
+        return [(None, 1, FIT, "no quota: taken as 1 vCPU")]
+    return [
+        (1.0, 1, FIT, ""),
+        (2.0, 2, FIT, ""),
+        (0.5, 1, VALIDATE, ""),
+        (round(lambda_vcpus(3008), 2), 2, VALIDATE, ""),
+    ]
+
+
+def middle(plan: Plan, count: int) -> list[int]:
+    inner = [s.index for s in plan.segments[1:-1]] or [s.index for s in plan.segments]
+    step = max(1, len(inner) // (count + 1))
+    return inner[step - 1 :: step][:count] or inner[:count]
+
+
+def measure_item(item: Item, opts: Options, say: Say) -> Measured:
+    settings, stack, name = opts.settings, opts.stack, item.name
+    quotas = cgroup.unavailable() is None
+    info = open_source(MediaSource.local(item.source))
+    full = talk.full_info(info, item.real_seconds, item.real_bytes) if item.row else info
+    fanout = stack.deployment.fanout()
+    v_prep = lambda_vcpus(stack.memory("prepare"))
+    plan_full, t_plan = measure.timed(v_prep if quotas else None, lambda: plan_segments(full, settings, fanout))
+    m = Measured(item, info, full, plan_full, t_plan.wall_s, packets(info))
+    target = plan_full.target_seconds
+    say(f"{name}: full length {item.real_seconds:g} s -> {len(plan_full.segments)} segments of {target:.2f} s "
+        f"(planned in {t_plan.wall_s:.2f} s); measuring {m.seconds:.1f} s here")  # fmt: skip
+    one = (1.0 if quotas else None, 1, FIT, "" if quotas else "no quota: taken as 1 vCPU")
+    at_target = dataclasses.replace(settings, segment_seconds=target)
+    job, t = measure.prepare(item.source, at_target, fanout, one[0])
+    m.samples.append(measure.sample("scan", "", m.packets, 1.0, 1, t, FIT, one[3]))
+    if quotas:
+        _, t = measure.prepare(item.source, at_target, fanout, round(v_prep, 2))
+        m.samples.append(measure.sample("scan", "", m.packets, round(v_prep, 2), 1, t, VALIDATE))
+    picks = middle(job.plan, opts.segments_per_config)
+    for vcpus, threads, role, note in configs(quotas):
+        for index in picks if threads == 1 or role == VALIDATE else picks[:1]:
+            t = measure.encode_segment(job, index, threads, vcpus, opts.work)
+            seconds = job.plan.segments[index].duration_seconds
+            m.samples.append(measure.sample("encode", name, seconds, vcpus or 1.0, threads, t, role, note))
+            say(f"{name}: segment {index} ({seconds:.2f} s) at {vcpus or 'no quota'} vCPU, {threads} thread(s): "
+                f"{t.wall_s:.2f} s wall, {t.cpu_s:.2f} s CPU")  # fmt: skip
+    long_plan = plan_segments(
+        job.info, dataclasses.replace(settings, segment_seconds=min(3 * target, m.seconds / 2)), fanout
+    )
+    long_job = dataclasses.replace(job, plan=long_plan)
+    index = middle(long_plan, 1)[0]
+    t = measure.encode_segment(long_job, index, 1, one[0], opts.work)
+    m.samples.append(measure.sample("encode", name, long_plan.segments[index].duration_seconds, 1.0, 1, t, FIT, one[3]))
+    if job.audio:
+        for vcpus, role in ((one[0], FIT), *(((0.5, VALIDATE),) if quotas else ())):
+            t = measure.encode_audio(job, vcpus, opts.work)
+            m.samples.append(measure.sample("audio", "", m.seconds, vcpus or 1.0, 1, t, role, "" if quotas else one[3]))
+    measure_finish(m, job, opts, quotas, say)
+    measure_runtimes(m, opts, say)
+    return m
+
+
+def measure_finish(m: Measured, job: Any, opts: Options, quotas: bool, say: Say) -> None:
+    """Finish on a stored job cut like the full-length one (encoded at `ultrafast`: finish's cost depends on
+    bytes and fragments, not on how they were encoded)."""
+    fast = dataclasses.replace(job, settings=dataclasses.replace(job.settings, preset="ultrafast"))
+    folder = Path(tempfile.mkdtemp(prefix="finish-", dir=opts.work))
+    try:
+        stored = measure.stored_job(fast, folder, opts.cpus)
+        v_fin = round(lambda_vcpus(opts.stack.memory("finish")), 2)
+        for vcpus, role in ((1.0 if quotas else None, FIT), *(((v_fin, VALIDATE),) if quotas else ())):
+            info, t = measure.finish(stored, vcpus)
+            m.samples.append(measure.sample("finish", "", info["bytes"], vcpus or 1.0, 1, t, role))
+            m.finish_gets_per_segment = info["serial_json_gets"] / max(1, info["segments"])
+            say(f"{m.item.name}: finish of {info['segments']} segments, {info['bytes']:,} bytes at {vcpus} vCPU: "
+                f"{t.wall_s:.2f} s")  # fmt: skip
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def run_entry(t: measure.Timed, **extra: Any) -> dict[str, Any]:
+    return {"seconds": round(t.wall_s, 3), "cpu_s": round(t.cpu_s, 3), "throttled_s": round(t.throttled_s, 3),
+            "throttled_at_s": None if t.throttled_at is None else round(t.throttled_at, 3), **extra}  # fmt: skip
+
+
+def measure_runtimes(m: Measured, opts: Options, say: Say) -> None:
+    """The local executor (always: it validates whole jobs), then one ffmpeg and EC2 types as asked."""
+    source, settings, name = m.item.source, opts.settings, m.item.name
+    report, t = measure.local_job(source, settings, opts.work / "local.mp4", opts.cpus, None, opts.work)
+    m.runs["local"] = run_entry(t, workers=opts.cpus, timings_s=report["timings_s"])
+    m.local_plan = [s["duration_s"] for s in report["plan"]["segments"]]
+    m.local_threads = report["plan"]["encoder_threads"]
+    m.output_bps = report["output"]["bytes"] * 8 / m.seconds
+    say(f"{name}: local executor, {opts.cpus} workers: {t.wall_s:.2f} s")
+    for spec in opts.runtimes:
+        if spec.kind == "laptop":
+            lt = measure.laptop(source, settings, opts.work / "laptop.mp4")
+            m.runs["laptop"] = run_entry(lt, command=["ffmpeg", *measure.single_command_args(Path("SRC"), settings,
+                                                                                            Path("OUT.mp4"))])  # fmt: skip
+            say(f"{name}: one ffmpeg: {lt.wall_s:.2f} s")
+        elif spec.kind == "ec2":
+            m.runs[spec.name] = emulate_ec2(m, spec, opts, say)
+    (opts.work / "local.mp4").unlink(missing_ok=True)
+    (opts.work / "laptop.mp4").unlink(missing_ok=True)
+
+
+def emulate_ec2(m: Measured, spec: RuntimeSpec, opts: Options, say: Say) -> dict[str, Any]:
+    """This CPU with the instance's vCPU count (a quota), and for burstable types its CPU credits over the
+    job's length: from launch credits and from a full balance."""
+    inst = EC2_TYPES[spec.arg]
+    if inst.vcpus > opts.cpus:
+        return {"emulated": False, "reason": f"{inst.vcpus} vCPUs > {opts.cpus} cores here: not emulated"}
+    local = m.runs["local"]
+    out: dict[str, Any] = {"emulated": True, "vcpus": inst.vcpus, "scale": round(m.scale, 6)}
+    starts = {"launch": inst.burst.launch, "full_balance": inst.burst.maximum} if inst.burst else {"none": None}
+    for start, credits in starts.items():
+        plan = None
+        if inst.burst and credits is not None:
+            plan = cgroup.CreditPlan(
+                inst.vcpus, inst.burst.baseline_per_vcpu, inst.burst.earn_per_hour, credits, m.scale
+            )
+        unthrottled = plan is None or not plan.spent(local["cpu_s"], local["seconds"])
+        if unthrottled and inst.vcpus == opts.cpus and cgroup.unavailable() is None:
+            out[start] = local | {"reused": "the local run: same workers and cores, credits never ran out"}
+            continue
+        quota = float(inst.vcpus) if cgroup.unavailable() is None else None
+        _, t = measure.local_job(m.item.source, opts.settings, opts.work / "ec2.mp4", inst.vcpus, quota, opts.work,
+                                 plan if cgroup.unavailable() is None else None)  # fmt: skip
+        out[start] = run_entry(t, credits_cpu_s=None if plan is None else round(plan.balance_cpu_s, 3))
+        say(f"{m.item.name}: {spec.name} ({start}): {t.wall_s:.2f} s, throttled at {t.throttled_at}")
+        (opts.work / "ec2.mp4").unlink(missing_ok=True)
+    return out
+
+
+def machine_state() -> dict[str, Any]:
+    from splitstitch_bench.load import busy_fraction
+
+    return {
+        "load_1min": round(os.getloadavg()[0], 2),
+        "busy": round(busy_fraction(), 3),
+        "at": time.strftime("%H:%M:%S"),
+    }
+
+
+def source_doc(m: Measured) -> dict[str, Any]:
+    return describe(m.info) | {"duration_s": round(m.seconds, 3), "bitrate_bps": round(m.info.size * 8 / m.seconds)}

@@ -65,7 +65,9 @@ def items(args: argparse.Namespace, folder: Path) -> list[Item]:
         rows.append(EXTRA_10GB)
     out = []
     for row in rows:
-        seconds = talk.scaled_seconds(row, args.scale)
+        seconds = (
+            talk.scaled_seconds(row, args.scale) if row.lambda_s else min(8.0, talk.scaled_seconds(row, args.scale))
+        )
         _say(
             f"{row.name}: generating {seconds:g} s {row.size} at {row.video_bps / 1e6:.2f} Mb/s (grain {talk.grain(row)})"
         )
@@ -95,6 +97,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     settings = Settings(codec=args.codec, crf=args.crf, preset=args.preset)
     started = time.perf_counter()
+    if args.work_dir:
+        args.work_dir.mkdir(parents=True, exist_ok=True)
     folder = Path(tempfile.mkdtemp(prefix="splitstitch-bench-", dir=args.work_dir))
     opts = Options(settings, specs, deployed, folder, args.segments_per_config)
     if cgroup.unavailable():

@@ -3,7 +3,7 @@ function's vCPU share are fitted on some configurations and checked on others. P
 
 The model of one stage's compute:
 
-    wall(work, vcpus, threads) = (a + b * work) * r(threads) / min(vcpus, threads * parallel)
+    wall(work, vcpus, threads) = a / min(vcpus, 1) + b * work * r(threads) / min(vcpus, threads * parallel)
 
 - `a + b * work` is the wall time at exactly 1 vCPU and 1 thread (fitted by least squares on the
   1-vCPU measurements; `work` is segment seconds, source seconds, packets or output bytes);
@@ -36,6 +36,7 @@ class Sample:
     cpu_s: float
     role: str  # FIT or VALIDATE
     note: str = ""
+    parallel: float = 1.0  # processes working at once (the prepare scan: 1 here, 16 in Lambda)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -76,8 +77,10 @@ class StageFit:
         return 1.0 + (self.thread_cost - 1.0) * (max(threads, 1) - 1)
 
     def wall(self, work: float, vcpus: float, threads: int = 1, parallel: float | None = None) -> float:
+        """`a` (process start, probing, the decode check's start) runs on one vCPU at most; the part that
+        grows with the work spreads over the threads (or parallel processes) the share allows."""
         usable = min(vcpus, threads * (self.parallel if parallel is None else parallel))
-        return self.line.at(work) * self.r(threads) / max(usable, 1e-6)
+        return self.line.a / max(min(vcpus, 1.0), 1e-6) + self.line.b * work * self.r(threads) / max(usable, 1e-6)
 
     def to_dict(self) -> dict[str, Any]:
         return {"a_s": round(self.line.a, 4), "b_s_per_unit": self.line.b, "points": self.line.points,
@@ -131,7 +134,7 @@ def validate(samples: list[Sample], fits: dict[tuple[str, str], StageFit], machi
             continue
         vcpus = s.vcpus or float(machine_cpus)
         checks.append(Check(f"{s.stage}{':' + s.group if s.group else ''}", config_name(s),
-                            fit.wall(s.work, vcpus, s.threads), s.wall_s, s.cpu_s))  # fmt: skip
+                            fit.wall(s.work, vcpus, s.threads, s.parallel), s.wall_s, s.cpu_s))  # fmt: skip
     return checks
 
 

@@ -111,7 +111,7 @@ def runtimes(
     """Every asked runtime at the real size (full) or as measured, marked measured / emulated / modeled."""
     factor = m.item.real_seconds / m.seconds if full else 1.0
     seconds_out = m.item.real_seconds if full else m.seconds
-    scale_note = f"measured at {m.scale:.4g} of the length x {factor:.4g}" if full else "measured"
+    scale_note = f"measured at scale {m.scale:.4g}, x {factor:.4g}" if full else ""
     out = []
     for spec in specs:
         if spec.kind in ("laptop", "local") and spec.kind in m.runs:
@@ -127,7 +127,7 @@ def runtimes(
             mb = int(spec.arg) if spec.arg else None
             band = {name: lambda_run(m, fits, stack, settings, full, mb, net=name) for name in BAND}
             nominal = band["nominal"]
-            out.append({"name": spec.name, "label": "modeled: the deployed stack" + (f", encode {mb} MB" if mb else ""),
+            out.append({"name": spec.name, "label": "the deployed stack" + (f", encode {mb} MB" if mb else ""),
                         "how": "modeled", "seconds": round(nominal.seconds, 2),
                         "band_s": [round(band["optimistic"].seconds, 2), round(band["pessimistic"].seconds, 2)],
                         "usd": nominal.cost["usd"]["total"],
@@ -152,7 +152,7 @@ def ec2_entries(
         usd = max(s, EC2_MINIMUM_S) / 3600 * inst.usd_per_hour
         credits = {"launch": ", launch credits", "full_balance": ", full credit balance", "none": ""}[start]
         out.append({"name": spec.name + ("" if start == "none" else f" ({start.replace('_', ' ')})"),
-                    "label": f"emulated (this CPU, {inst.vcpus} vCPUs{credits}; per-core speed factor 1.0 assumed)",
+                    "label": f"this CPU, {inst.vcpus} vCPUs{credits}; per-core speed factor 1.0 assumed",
                     "how": "emulated", "note": note, "seconds": round(s, 2), "usd": round(usd, 6),
                     "usd_per_min": round(usd / (seconds_out / 60), 6),
                     "throttled_at_s": None if run[start].get("throttled_at_s") is None else round(run[start]["throttled_at_s"] * factor, 1)})  # fmt: skip

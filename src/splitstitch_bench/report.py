@@ -19,7 +19,7 @@ def runtime_table(row: dict[str, Any]) -> str:
     lines = [f"{'runtime':<30} {'seconds':>9} {'band (opt..pess)':>18} {'$ / job':>9} {'$ / out min':>11}  how"]
     for e in row["runtimes"]:
         band = f"{e['band_s'][0]:.1f}..{e['band_s'][1]:.1f}" if e.get("band_s") else ""
-        how = e["how"].upper() if e["how"] == "modeled" else e["how"]
+        how = {"modeled": "MODELED", "emulated": "emulated"}.get(e["how"], e["how"])
         lines.append(f"{e['name']:<30} {_s(e['seconds']):>9} {band:>18} {_usd(e['usd']):>9} {_usd(e['usd_per_min']):>11}"
                      f"  {how}: {e['label']}{'; ' + e['note'] if e.get('note') else ''}")  # fmt: skip
     return "\n".join(lines)

@@ -4,8 +4,9 @@ Prices: us-east-1 on-demand list prices as recorded in shared/FACTS.md (from the
 for Lambda, Step Functions and S3). Free tiers are ignored; data transfer inside one region is free.
 Assumptions (see docs/cloud.md):
 - Lambda bills each invocation's duration (handler wall time here, rounded up to 1 ms) x its memory.
-- Step Functions Standard: the parent execution takes ~4 transitions (start, Map, Stitch, end); every
-  Distributed Map child execution (STANDARD) takes 2 (start + the encode Task), plus 1 per retry.
+- Step Functions Standard: the parent execution takes 5 transitions (Parallel, Map, audio Choice, audio
+  Task or Pass, Finish); every Distributed Map child execution (STANDARD) takes 2 (start + the encode
+  Task), plus 1 per retry. `tests/unit/test_bench_stack.py` counts them from the ASL and fails on a drift.
 - S3 requests are counted by the steps (PUT/COPY/POST/LIST at the PUT price, GET/HEAD at the GET price);
   intermediates are stored for the job's duration only (deleted by the stitch step; the lifecycle rule
   is the backstop), outputs are not charged here (they are the product).
@@ -51,7 +52,7 @@ class JobUsage:
     work_hours: float = 0.0
 
 
-PARENT_TRANSITIONS = 4
+PARENT_TRANSITIONS = 5
 CHILD_TRANSITIONS = 2
 HOURS_PER_MONTH = 730
 
@@ -90,6 +91,6 @@ def estimate(usage: JobUsage, prices: Prices | None = None) -> dict[str, Any]:
             "work_gb_hours": round(usage.work_bytes / 1e9 * usage.work_hours, 6),
         },
         "prices": asdict(p),
-        "assumptions": "Lambda duration x memory; Step Functions Standard 4 + 2/segment (+1/retry) transitions; "
+        "assumptions": "Lambda duration x memory; Step Functions Standard 5 + 2/segment (+1/retry) transitions; "
         "S3 requests counted by the steps; no free tier",
     }

@@ -43,7 +43,9 @@ def test_upload_gives_a_verified_output(running_stack: Stack, samples, tmp_path:
     assert running_stack.keys(layout.work_prefix(job)) == []
     out = tmp_path / "movie.mp4"
     running_stack.s3.download_file(running_stack.bucket, "outputs/movie.mp4", str(out))
-    assert open_source(MediaSource.local(out)).frames.count == open_source(MediaSource.local(samples("cfr"))).frames.count
+    assert (
+        open_source(MediaSource.local(out)).frames.count == open_source(MediaSource.local(samples("cfr"))).frames.count
+    )
     assert decoded_frames(out) == decoded_frames(samples("cfr")) and decode_warnings(out) == ""  # own ffprobe
 
 

@@ -153,7 +153,8 @@ def group_parts(lay: Layout, target: int = PART_BYTES) -> list[list[Piece]]:
         groups[-1].append(piece)
         size += piece.size
     if len(groups) > 1 and size < MIN_PART_BYTES:
-        groups[-2] += groups.pop()
+        last = groups.pop()  # not `groups[-2] += groups.pop()`: its target is resolved before the pop
+        groups[-1] += last
     return groups
 
 

@@ -156,7 +156,9 @@ def tracks(init: bytes) -> list[TrackInfo]:
         if elst:
             version, _ = _version_flags(init, elst[0])
             if struct.unpack_from(">I", init, elst[0].body + 4)[0]:
-                media_time = struct.unpack_from(">q" if version else ">i", init, elst[0].body + (16 if version else 12))[0]
+                media_time = struct.unpack_from(
+                    ">q" if version else ">i", init, elst[0].body + (16 if version else 12)
+                )[0]
         out.append(TrackInfo(track_id, handler, timescale, media_time, *trex.get(track_id, (0, 0, 0))))
     return out
 
@@ -261,7 +263,9 @@ def fragments(data: bytes | bytearray, init_tracks: list[TrackInfo]) -> list[Fra
             continue
         mfhd = child(data, box, "mfhd")
         sequence = struct.unpack_from(">I", data, mfhd.body + 4)[0] if mfhd else 0
-        runs = tuple(_traf_run(data, traf, defaults) for traf in iter_boxes(data, box.body, box.end) if traf.type == "traf")
+        runs = tuple(
+            _traf_run(data, traf, defaults) for traf in iter_boxes(data, box.body, box.end) if traf.type == "traf"
+        )
         mdat = boxes[n + 1] if n + 1 < len(boxes) and boxes[n + 1].type == "mdat" else None
         if mdat is None:
             raise Mp4Error(f"moof at offset {box.start} is not followed by an mdat")

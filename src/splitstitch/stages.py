@@ -158,4 +158,3 @@ def structure_checks(
     if audio is not None:
         checks.append(Check("audio_decodes_cleanly", True, f"decoded by the audio job: {audio.check}"))
     return checks
-

@@ -43,7 +43,9 @@ def bars(doc: dict[str, Any], path: Path) -> None:
                 value = (r.get("talk") or {}).get(key)
                 lo = hi = value
             else:
-                e = next(x for x in r["runtimes"] if x["name"] == runtime)
+                e = next((x for x in r["runtimes"] if x["name"] == runtime), None)
+                if e is None:
+                    continue
                 value, hatch = e["seconds"], HOW_STYLE.get(e["how"], "")
                 lo, hi = e.get("band_s") or (value, value)
                 label = f"ours: {runtime} ({e['how'].upper() if e['how'] == 'modeled' else e['how']})"

@@ -21,7 +21,7 @@ from splitstitch.settings import Settings
 from splitstitch.source import MediaSource
 from splitstitch_bench import cgroup, charts, project, report, stack, sweep, talk
 from splitstitch_bench.catalog import BAND, parse_runtimes
-from splitstitch_bench.runner import Item, Options, machine_state, measure_item, source_doc
+from splitstitch_bench.runner import Item, Options, machine_state, measure_item, measure_scan, source_doc
 
 DEFAULT_RUNTIMES = "laptop,ec2:t2.large,lambda"
 EXTRA_10GB = talk.TalkRow("10GB-4K-2h", "3840x2160", 7200, "mp4", 10000, 0, 0, 0, 0, 30)
@@ -111,6 +111,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     sources.mkdir(parents=True, exist_ok=True)
     try:
         measured = [measure_one(item, opts, specs) for item in items(args, sources)]
+        measured[0].samples.extend(measure_scan(opts, _say))
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     doc = build(measured, opts, args, before)

@@ -3,12 +3,13 @@ function's vCPU share are fitted on some configurations and checked on others. P
 
 The model of one stage's compute:
 
-    wall(work, vcpus, threads) = a / min(vcpus, 1) + b * work * r(threads) / min(vcpus, threads * parallel)
+    wall(work, vcpus, threads) = a / min(vcpus, 1) + b * work / min(vcpus, 1 + e * (threads - 1), parallel)
 
 - `a + b * work` is the wall time at exactly 1 vCPU and 1 thread (fitted by least squares on the
   1-vCPU measurements; `work` is segment seconds, source seconds, packets or output bytes);
-- `r(k)` is how much more CPU the same work takes on k threads (fitted from CPU seconds at 2 threads on
-  2 vCPUs; beyond 2 threads extrapolated linearly, and said so);
+- `e` is what each thread beyond the first adds (fitted from the wall time at 2 threads on 2 vCPUs: x264's
+  frame threads on a short segment do not double its speed; beyond 2 threads extrapolated linearly, and
+  said so); `r2`, the CPU seconds at 2 threads over those at 1, is reported beside it;
 - `parallel` is how many vCPUs one invocation can keep busy per thread (1 for ffmpeg at one thread, 16 for
   the prepare function's 16 scanners, 1 for the finish stage's Python assembly).
 
@@ -70,21 +71,23 @@ def fit_line(points: list[tuple[float, float]]) -> Line:
 @dataclass(frozen=True)
 class StageFit:
     line: Line  # wall seconds at 1 vCPU, 1 thread
-    thread_cost: float = 1.0  # r(2): CPU at 2 threads / CPU at 1 thread, same work
+    thread_cost: float = 1.0  # r2: CPU at 2 threads / CPU at 1 thread, same work (reported)
     parallel: float = 1.0
+    efficiency: float = 1.0  # e: speed each thread beyond the first adds, fitted at 2 threads on 2 vCPUs
 
-    def r(self, threads: int) -> float:
-        return 1.0 + (self.thread_cost - 1.0) * (max(threads, 1) - 1)
+    def speedup(self, vcpus: float, threads: int, parallel: float) -> float:
+        return min(vcpus, 1.0 + self.efficiency * (max(threads, 1) - 1) if threads > 1 else parallel)
 
     def wall(self, work: float, vcpus: float, threads: int = 1, parallel: float | None = None) -> float:
         """`a` (process start, probing, the decode check's start) runs on one vCPU at most; the part that
         grows with the work spreads over the threads (or parallel processes) the share allows."""
-        usable = min(vcpus, threads * (self.parallel if parallel is None else parallel))
-        return self.line.a / max(min(vcpus, 1.0), 1e-6) + self.line.b * work * self.r(threads) / max(usable, 1e-6)
+        usable = self.speedup(vcpus, threads, self.parallel if parallel is None else parallel)
+        return self.line.a / max(min(vcpus, 1.0), 1e-6) + self.line.b * work / max(usable, 1e-6)
 
     def to_dict(self) -> dict[str, Any]:
         return {"a_s": round(self.line.a, 4), "b_s_per_unit": self.line.b, "points": self.line.points,
-                "thread_cost_2": round(self.thread_cost, 4), "parallel": self.parallel}  # fmt: skip
+                "thread_cost_2": round(self.thread_cost, 4), "efficiency": round(self.efficiency, 4),
+                "parallel": self.parallel}  # fmt: skip
 
 
 def fit_stage(samples: list[Sample], stage: str, group: str = "", parallel: float = 1.0) -> StageFit | None:
@@ -94,13 +97,15 @@ def fit_stage(samples: list[Sample], stage: str, group: str = "", parallel: floa
     if not one:
         return None
     line = fit_line([(s.work, s.wall_s) for s in one])
-    two = [s for s in mine if s.threads == 2]
-    cost = 1.0
+    two = [s for s in mine if s.threads == 2 and s.work]
+    cost, efficiency = 1.0, 1.0
     if two:
         per_work_1 = statistics.median(s.cpu_s / s.work for s in one if s.work)
-        per_work_2 = statistics.median(s.cpu_s / s.work for s in two if s.work)
+        per_work_2 = statistics.median(s.cpu_s / s.work for s in two)
         cost = max(1.0, per_work_2 / per_work_1) if per_work_1 else 1.0
-    return StageFit(line, cost, parallel)
+        speedups = [line.b * s.work / max(s.wall_s - min(line.a, s.wall_s / 2), 1e-6) for s in two]
+        efficiency = min(1.0, max(0.0, statistics.median(speedups) - 1.0))
+    return StageFit(line, cost, parallel, efficiency)
 
 
 @dataclass(frozen=True)

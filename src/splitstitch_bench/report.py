@@ -91,7 +91,10 @@ def validation_table(val: dict[str, Any]) -> str:
 
 
 def fits_table(fits: dict[str, Any]) -> str:
-    lines = ["fits at 1 vCPU, 1 thread (wall = a + b * work; r2 = CPU at 2 threads / 1 thread):"]
+    lines = [
+        "fits at 1 vCPU, 1 thread (wall = a + b * work); e = speed a second thread adds (2 threads on 2 vCPUs), "
+        "r2 = CPU at 2 threads / 1 thread:"
+    ]
     units = {
         "encode": "s per video s",
         "scan": "s per packet",
@@ -101,7 +104,7 @@ def fits_table(fits: dict[str, Any]) -> str:
     for key, f in fits.items():
         stage = key.split(":")[0]
         lines.append(f"  {key:<28} a {f['a_s']:.3f} s, b {f['b_s_per_unit']:.4g} {units.get(stage, '')}, r2 "
-                     f"{f['thread_cost_2']:.2f}, {f['points']} points")  # fmt: skip
+                     f"{f['thread_cost_2']:.2f}, e {f['efficiency']:.2f}, {f['points']} points")  # fmt: skip
     return "\n".join(lines)
 
 

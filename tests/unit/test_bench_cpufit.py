@@ -19,18 +19,19 @@ def test_fit_line_one_length_goes_through_the_origin() -> None:
 
 
 def test_wall_at_other_shares() -> None:
-    fit = StageFit(Line(0.5, 2.0, 3), thread_cost=1.1)
+    fit = StageFit(Line(0.5, 2.0, 3), efficiency=0.6)
     assert fit.wall(1.0, 1.0) == pytest.approx(2.5)
     assert fit.wall(1.0, 0.5) == pytest.approx(5.0)  # throttled: everything twice as long
     assert fit.wall(1.0, 2.0, threads=1) == pytest.approx(2.5)  # one thread cannot use a second vCPU
-    assert fit.wall(1.0, 1.7, threads=2) == pytest.approx(0.5 + 2.0 * 1.1 / 1.7)
-    assert fit.r(6) == pytest.approx(1.5)  # extrapolated linearly beyond 2 threads
+    assert fit.wall(1.0, 1.7, threads=2) == pytest.approx(0.5 + 2.0 / 1.6)  # a second thread adds 0.6
+    assert fit.wall(1.0, 6.0, threads=6) == pytest.approx(0.5 + 2.0 / 4.0)  # extrapolated beyond 2 threads
+    assert fit.wall(100.0, 1.7, threads=1, parallel=16) == pytest.approx(0.5 / 1.0 + 200.0 / 1.7)
 
 
 def samples() -> list[Sample]:
     return [
         Sample("encode", "r", 1.0, 1.0, 1, 2.5, 2.5, FIT), Sample("encode", "r", 3.0, 1.0, 1, 6.5, 6.4, FIT),
-        Sample("encode", "r", 1.0, 2.0, 2, 1.4, 2.75, FIT),
+        Sample("encode", "r", 1.0, 2.0, 2, 1.75, 2.75, FIT),
         Sample("encode", "r", 1.0, 0.5, 1, 5.5, 2.5, VALIDATE), Sample("encode", "r", 1.0, 1.7, 2, 2.0, 2.7, VALIDATE),
     ]  # fmt: skip
 
@@ -40,6 +41,7 @@ def test_fit_stage_uses_only_fit_samples_and_measures_thread_cost() -> None:
     assert fit is not None
     assert fit.line.a == pytest.approx(0.5) and fit.line.b == pytest.approx(2.0)
     assert fit.thread_cost == pytest.approx(2.75 / ((2.5 + 6.4 / 3) / 2), rel=0.05)
+    assert fit.efficiency == pytest.approx(0.6)  # 2 s of work in 1.25 s on two threads
     assert fit_stage(samples(), "audio") is None
 
 
@@ -48,6 +50,7 @@ def test_validation_errors_per_configuration() -> None:
     checks = validate(samples(), fits, machine_cpus=2)  # type: ignore[arg-type]
     assert [c.config for c in checks] == ["0.5 vCPU, 1 thread", "1.7 vCPU, 2 threads"]
     assert checks[0].error == pytest.approx((5.0 - 5.5) / 5.5)
+    assert checks[1].predicted_s == pytest.approx(0.5 + 2.0 / 1.6)
     rows = summarize(checks)
     assert {r["config"] for r in rows} == {"0.5 vCPU, 1 thread", "1.7 vCPU, 2 threads"}
 

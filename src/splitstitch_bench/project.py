@@ -165,8 +165,8 @@ def targets(rows: list[tuple[Measured, list[dict[str, Any]]]]) -> list[dict[str,
     for m, entries in rows:
         row = m.item.row
         lam = next((e for e in entries if e["name"] == "lambda"), None)
-        if row is None or lam is None:
-            continue
+        if row is None or lam is None or not row.lambda_s:
+            continue  # not one of the talk's jobs (a file, or the 10 GB job): no target
         seconds = lam["seconds"]
         ok = seconds < row.target_s if row.name == "34MB-1080p" else seconds <= row.target_s
         entry: dict[str, Any] = {"row": row.name, "talk_lambda_s": row.lambda_s, "target_s": row.target_s,

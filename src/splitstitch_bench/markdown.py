@@ -60,11 +60,11 @@ def stages(doc: dict[str, Any]) -> str:
 def targets(doc: dict[str, Any]) -> str:
     lines = ["| talk job | talk Lambda s | target s | modeled s (band) | | $ / out min (target 0.003) |",
              "|---|---:|---:|---:|---|---:|"]  # fmt: skip
-    for t in doc["targets"]:
+    for t in (t for t in doc["targets"] if t["talk_lambda_s"]):
         cost = f"{t['usd_per_min']:.4f} {'pass' if t['cost_pass'] else 'MISS'}" if "usd_per_min" in t else ""
         lines.append(f"| {t['row']} | {t['talk_lambda_s']:g} | {t['target_s']:g} | {t['modeled_s']:.1f} "
                      f"({t['band_s'][0]:.0f}-{t['band_s'][1]:.0f}) | {'pass' if t['pass'] else 'MISS'} | {cost} |")  # fmt: skip
-    misses = [t for t in doc["targets"] if "why" in t]
+    misses = [t for t in doc["targets"] if "why" in t and t["talk_lambda_s"]]
     if misses:
         lines.append("")
         lines += [f"- **{t['row']}**: {t['why']}" for t in misses]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
 import json
 import os
 import shutil
@@ -19,7 +20,7 @@ from splitstitch.errors import UsageError
 from splitstitch.inputs import open_source
 from splitstitch.settings import Settings
 from splitstitch.source import MediaSource
-from splitstitch_bench import cgroup, charts, project, report, stack, sweep, talk
+from splitstitch_bench import cgroup, charts, project, report, runner, stack, sweep, talk
 from splitstitch_bench.catalog import BAND, parse_runtimes
 from splitstitch_bench.runner import Item, Options, machine_state, measure_item, measure_scan, source_doc
 
@@ -45,7 +46,8 @@ def add_bench(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg
     p.add_argument("--preset", choices=X264_PRESETS, default="medium")
     p.add_argument("--segments-per-config", type=int, default=2, help="segments encoded per CPU configuration")
     p.add_argument("--template", type=Path, help="template.yaml to model (default: the project's)")
-    p.add_argument("--work-dir", type=Path, help="generated sources and temporary files (default: system temp)")
+    p.add_argument("--work-dir", type=Path, help="generated sources, measurements and temporary files (default: temp)")
+    p.add_argument("--reuse", action="store_true", help="reuse measurements kept in --work-dir by an earlier run")
     p.set_defaults(func=cmd_bench)
 
 
@@ -110,7 +112,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
     sources = args.work_dir / "sources" if args.work_dir else folder
     sources.mkdir(parents=True, exist_ok=True)
     try:
-        measured = [measure_one(item, opts, specs) for item in items(args, sources)]
+        keep = args.work_dir / "measured" if args.work_dir else None
+        if keep:
+            keep.mkdir(exist_ok=True)
+        measured = [measure_one(item, opts, specs, keep, args.reuse) for item in items(args, sources)]
         measured[0].samples.extend(measure_scan(opts, _say))
     finally:
         shutil.rmtree(folder, ignore_errors=True)
@@ -127,11 +132,21 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
-def measure_one(item: Item, opts: Options, specs: list[Any]) -> Any:
-    """A row the talk did not run (the 10 GB job) is measured for the model only."""
+def measure_one(item: Item, opts: Options, specs: list[Any], keep: Path | None, reuse: bool) -> Any:
+    """A row the talk did not run (the 10 GB job) is measured for the model only. With a work folder, each
+    item's measurements are kept there (`--reuse` takes them instead of measuring again)."""
+    key = hashlib.sha256(json.dumps([opts.settings.to_dict(), item.real_seconds, str(item.source),
+                                     [s.name for s in specs]]).encode()).hexdigest()[:12]  # fmt: skip
+    kept = keep / f"{item.name}-{key}.json" if keep else None
+    if reuse and kept and kept.is_file():
+        _say(f"{item.name}: reusing the measurements in {kept}")
+        return runner.from_dict(json.loads(kept.read_text()))
     if item.row is not None and item.row.lambda_s == 0:
         opts = dataclasses.replace(opts, runtimes=[s for s in specs if s.kind == "lambda"])
-    return measure_item(item, opts, _say)
+    measured = measure_item(item, opts, _say)
+    if kept:
+        write_json(kept, runner.to_dict(measured))
+    return measured
 
 
 def build(measured: list[Any], opts: Options, args: argparse.Namespace, before: dict[str, Any]) -> dict[str, Any]:
@@ -153,7 +168,7 @@ def build(measured: list[Any], opts: Options, args: argparse.Namespace, before: 
                      if row and row.lambda_s else None,
                      "plan_full": {"segments": len(m.plan_full.segments), "target_s": m.plan_full.target_seconds,
                                    "reason": m.plan_full.reason, "plan_s": round(m.plan_s, 3)},
-                     "measured": m.runs, "samples": [s.to_dict() for s in m.samples], "runtimes": entries})  # fmt: skip
+                     "measured": m.runs, "errors": m.errors, "samples": [s.to_dict() for s in m.samples], "runtimes": entries})  # fmt: skip
         pairs.append((m, entries))
     sweep_rows = [m for m in measured if m.item.name in ("100MB-720p", "1GB-MKV-720p")] or measured[:1]
     return {
@@ -178,6 +193,8 @@ def print_all(doc: dict[str, Any]) -> None:
         print(f"\n== {r['label']} (measured on {r['source']['duration_s']:.1f} s, {r['source']['bytes'] / 1e6:.1f} MB, "
               f"{r['source']['bitrate_bps'] / 1e6:.2f} Mb/s; scale {r['scale']:.4g}); figures {where}")  # fmt: skip
         print(report.runtime_table(r))
+        for error in r["errors"]:
+            print(f"  left out (the core refused it): {error[:300]}")
         lam = next((e for e in r["runtimes"] if e["how"] == "modeled"), None)
         if lam:
             print(report.stage_table(lam["model"]))

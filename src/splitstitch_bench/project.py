@@ -54,7 +54,11 @@ def predict_local(m: Measured, fits: Fits, workers: int) -> float:
 def validation(rows: list[Measured], fits: Fits, cpus: int) -> dict[str, Any]:
     checks = validate([s for m in rows for s in m.samples], fits, cpus)
     for m in rows:
-        if ("encode", m.item.name) in fits and {("scan", ""), ("finish", "")} <= set(fits) and "local" in m.runs:
+        if (
+            ("encode", m.item.name) in fits
+            and {("scan", ""), ("finish", "")} <= set(fits)
+            and "seconds" in m.runs.get("local", {})
+        ):
             checks.append(Check(f"job:{m.item.name}", f"local executor, {cpus} workers, no quota",
                                 predict_local(m, fits, cpus), m.runs["local"]["seconds"], m.runs["local"]["cpu_s"]))  # fmt: skip
     return {"checks": [c.to_dict() for c in checks], "summary": summarize(checks)}

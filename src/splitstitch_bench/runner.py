@@ -6,6 +6,7 @@ emulated EC2 instance. Fitting and projecting are in project.py.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import shutil
 import tempfile
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from splitstitch.errors import SplitstitchError
 from splitstitch.inputs import open_source
 from splitstitch.media import MediaInfo
 from splitstitch.plan import Plan, plan_segments
@@ -64,7 +66,8 @@ class Measured:
     runs: dict[str, Any] = field(default_factory=dict)  # laptop, local, ec2:* measurements
     local_plan: list[float] = field(default_factory=list)  # segment seconds of the local run
     local_threads: int = 1
-    output_bps: float = 0.0  # of the local run (the job's settings)
+    output_bps: float = 0.0  # of the local run (the job's settings), else of one ffmpeg's output
+    errors: list[str] = field(default_factory=list)
 
     @property
     def seconds(self) -> float:
@@ -78,6 +81,16 @@ class Measured:
 def packets(info: MediaInfo) -> int:
     assert info.frames
     return info.frames.count + talk.audio_packets(info.video_seconds(), info.audio)
+
+
+def attempt(m: Measured, what: str, run: Callable[[], measure.Timed], say: Say) -> measure.Timed | None:
+    """A measurement that the core refused (a failed check) is recorded and left out, not fatal."""
+    try:
+        return run()
+    except SplitstitchError as exc:
+        m.errors.append(f"{what}: {exc}")
+        say(f"{m.item.name}: {what} failed, left out: {str(exc)[:200]}")
+        return None
 
 
 def configs(quotas: bool) -> list[tuple[float | None, int, str, str]]:
@@ -124,7 +137,10 @@ def measure_item(item: Item, opts: Options, say: Say) -> Measured:
         if role == VALIDATE and modeled_only:
             continue  # a row measured for the model only (the 10 GB job): its fit, not another validation
         for index in picks if threads == 1 or role == VALIDATE else picks[:1]:
-            t = measure.encode_segment(job, index, threads, vcpus, opts.work)
+            run = functools.partial(measure.encode_segment, job, index, threads, vcpus, opts.work)
+            t = attempt(m, f"segment {index} at {vcpus} vCPU", run, say)
+            if t is None:
+                continue
             seconds = job.plan.segments[index].duration_seconds
             m.samples.append(measure.sample("encode", name, seconds, vcpus or 1.0, threads, t, role, note))
             say(f"{name}: segment {index} ({seconds:.2f} s) at {vcpus or 'no quota'} vCPU, {threads} thread(s): "
@@ -134,15 +150,42 @@ def measure_item(item: Item, opts: Options, say: Say) -> Measured:
     )
     long_job = dataclasses.replace(job, plan=long_plan)
     index = middle(long_plan, 1)[0]
-    t = measure.encode_segment(long_job, index, 1, one[0], opts.work)
-    m.samples.append(measure.sample("encode", name, long_plan.segments[index].duration_seconds, 1.0, 1, t, FIT, one[3]))
+    t = attempt(m, f"long segment {index}", lambda: measure.encode_segment(long_job, index, 1, one[0], opts.work), say)
+    if t is not None:
+        m.samples.append(
+            measure.sample("encode", name, long_plan.segments[index].duration_seconds, 1.0, 1, t, FIT, one[3])
+        )
     if job.audio:
         for vcpus, role in ((one[0], FIT), *(((0.5, VALIDATE),) if quotas else ())):
             t = measure.encode_audio(job, vcpus, opts.work)
             m.samples.append(measure.sample("audio", "", m.seconds, vcpus or 1.0, 1, t, role, "" if quotas else one[3]))
-    measure_finish(m, job, opts, quotas, say)
+    try:
+        measure_finish(m, job, opts, quotas, say)
+    except SplitstitchError as exc:
+        m.errors.append(f"finish: {exc}")
+        say(f"{name}: finish measurement failed, left out: {str(exc)[:200]}")
     measure_runtimes(m, opts, say)
     return m
+
+
+def to_dict(m: Measured) -> dict[str, Any]:
+    """What a later run with `--reuse` needs to skip measuring this item again."""
+    item = dataclasses.asdict(m.item) | {"source": str(m.item.source)}
+    return {"item": item, "info": m.info.to_dict(), "plan_full": m.plan_full.to_dict(), "plan_s": m.plan_s,
+            "packets": m.packets, "samples": [s.to_dict() for s in m.samples], "runs": m.runs,
+            "finish_gets_per_segment": m.finish_gets_per_segment, "local_plan": m.local_plan,
+            "local_threads": m.local_threads, "output_bps": m.output_bps, "errors": m.errors}  # fmt: skip
+
+
+def from_dict(d: dict[str, Any]) -> Measured:
+    raw = d["item"]
+    row = talk.TalkRow(**raw["row"]) if raw.get("row") else None
+    item = Item(raw["name"], Path(raw["source"]), raw["real_seconds"], raw["real_bytes"], raw["container"], row)
+    info = MediaInfo.from_dict(d["info"])
+    full = talk.full_info(info, item.real_seconds, item.real_bytes) if row else info
+    return Measured(item, info, full, Plan.from_dict(d["plan_full"]), d["plan_s"], d["packets"],
+                    [Sample(**s) for s in d["samples"]], d["finish_gets_per_segment"], d["runs"], d["local_plan"],
+                    d["local_threads"], d["output_bps"], d["errors"])  # fmt: skip
 
 
 SCAN_SECONDS = (60.0, 600.0)  # 160x90 clips: many packets, little else, so the scan's slope shows
@@ -196,18 +239,26 @@ def run_entry(t: measure.Timed, **extra: Any) -> dict[str, Any]:
 def measure_runtimes(m: Measured, opts: Options, say: Say) -> None:
     """The local executor (always: it validates whole jobs), then one ffmpeg and EC2 types as asked."""
     source, settings, name = m.item.source, opts.settings, m.item.name
-    report, t = measure.local_job(source, settings, opts.work / "local.mp4", opts.cpus, None, opts.work)
-    m.runs["local"] = run_entry(t, workers=opts.cpus, timings_s=report["timings_s"])
-    m.local_plan = [s["duration_s"] for s in report["plan"]["segments"]]
-    m.local_threads = report["plan"]["encoder_threads"]
-    m.output_bps = report["output"]["bytes"] * 8 / m.seconds
-    say(f"{name}: local executor, {opts.cpus} workers: {t.wall_s:.2f} s")
+    try:
+        report, t = measure.local_job(source, settings, opts.work / "local.mp4", opts.cpus, None, opts.work)
+        m.runs["local"] = run_entry(t, workers=opts.cpus, timings_s=report["timings_s"])
+        m.local_plan = [s["duration_s"] for s in report["plan"]["segments"]]
+        m.local_threads = report["plan"]["encoder_threads"]
+        m.output_bps = report["output"]["bytes"] * 8 / m.seconds
+        say(f"{name}: local executor, {opts.cpus} workers: {t.wall_s:.2f} s")
+    except SplitstitchError as exc:
+        m.errors.append(f"local executor: {exc}")
+        say(f"{name}: local executor failed, left out: {str(exc)[:200]}")
     for spec in opts.runtimes:
-        if spec.kind == "laptop":
+        if spec.kind == "laptop" or (spec.kind == "lambda" and not m.output_bps):
             lt = measure.laptop(source, settings, opts.work / "laptop.mp4")
-            m.runs["laptop"] = run_entry(lt, command=["ffmpeg", *measure.single_command_args(Path("SRC"), settings,
-                                                                                            Path("OUT.mp4"))])  # fmt: skip
-            say(f"{name}: one ffmpeg: {lt.wall_s:.2f} s")
+            m.output_bps = m.output_bps or (opts.work / "laptop.mp4").stat().st_size * 8 / m.seconds
+            if spec.kind == "laptop":
+                m.runs["laptop"] = run_entry(lt, command=["ffmpeg", *measure.single_command_args(Path("SRC"), settings,
+                                                                                                Path("OUT.mp4"))])  # fmt: skip
+                say(f"{name}: one ffmpeg: {lt.wall_s:.2f} s")
+        elif spec.kind == "ec2" and "local" not in m.runs:
+            m.runs[spec.name] = {"emulated": False, "reason": "the local executor failed on this source"}
         elif spec.kind == "ec2":
             m.runs[spec.name] = emulate_ec2(m, spec, opts, say)
     (opts.work / "local.mp4").unlink(missing_ok=True)

@@ -115,7 +115,10 @@ class CreditPlan:
         return self.credits * 60.0 * self.scale
 
     def spent(self, used_cpu_s: float, elapsed_s: float) -> bool:
-        earned = self.earn_per_hour / 3600 * 60.0 * elapsed_s  # credits are vCPU-minutes
+        """Earnings accrue over the time the instance itself would have taken: at most `used / vcpus` (all
+        its vCPUs busy). Counting our wall time instead would credit other work on this machine's CPUs."""
+        instance_s = min(elapsed_s, used_cpu_s / self.vcpus)
+        earned = self.earn_per_hour / 3600 * 60.0 * instance_s  # credits are vCPU-minutes
         return used_cpu_s >= self.balance_cpu_s + earned
 
 

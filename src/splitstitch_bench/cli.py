@@ -140,7 +140,10 @@ def measure_one(item: Item, opts: Options, specs: list[Any], keep: Path | None, 
     kept = keep / f"{item.name}-{key}.json" if keep else None
     if reuse and kept and kept.is_file():
         _say(f"{item.name}: reusing the measurements in {kept}")
-        return runner.from_dict(json.loads(kept.read_text()))
+        measured = runner.from_dict(json.loads(kept.read_text()))
+        if runner.complete(measured, opts, _say):
+            write_json(kept, runner.to_dict(measured))
+        return measured
     if item.row is not None and item.row.lambda_s == 0:
         opts = dataclasses.replace(opts, runtimes=[s for s in specs if s.kind == "lambda"])
     measured = measure_item(item, opts, _say)

@@ -265,6 +265,14 @@ def measure_runtimes(m: Measured, opts: Options, say: Say) -> None:
     (opts.work / "laptop.mp4").unlink(missing_ok=True)
 
 
+def complete(m: Measured, opts: Options, say: Say) -> bool:
+    """Kept measurements without an asked EC2 type: emulate it now (True if anything was added)."""
+    missing = [s for s in opts.runtimes if s.kind == "ec2" and s.name not in m.runs and "local" in m.runs]
+    for spec in missing:
+        m.runs[spec.name] = emulate_ec2(m, spec, opts, say)
+    return bool(missing)
+
+
 def emulate_ec2(m: Measured, spec: RuntimeSpec, opts: Options, say: Say) -> dict[str, Any]:
     """This CPU with the instance's vCPU count (a quota), and for burstable types its CPU credits over the
     job's length: from launch credits and from a full balance."""

@@ -60,4 +60,5 @@ def test_credit_plan_compressed_by_scale() -> None:
     assert plan.balance_cpu_s == pytest.approx(72.0)  # 60 vCPU-minutes x 2%
     assert not plan.spent(used_cpu_s=70.0, elapsed_s=0.0)
     assert plan.spent(used_cpu_s=72.0, elapsed_s=0.0)
-    assert not plan.spent(used_cpu_s=72.0 + 0.6 * 9, elapsed_s=10.0)  # earns 0.6 vCPU-s per second
+    assert not plan.spent(used_cpu_s=72.0 + 0.6 * 9, elapsed_s=40.0)  # earns 0.6 vCPU-s per instance second
+    assert plan.spent(used_cpu_s=110.0, elapsed_s=1000.0)  # a slow (shared) machine earns no extra credits

@@ -5,11 +5,14 @@ The model of one stage's compute:
 
     wall(work, vcpus, threads) = a / min(vcpus, 1) + b * work / min(vcpus, 1 + e * (threads - 1), parallel)
 
-- `a + b * work` is the wall time at exactly 1 vCPU and 1 thread (fitted by least squares on the
-  1-vCPU measurements; `work` is segment seconds, source seconds, packets or output bytes);
-- `e` is what each thread beyond the first adds (fitted from the wall time at 2 threads on 2 vCPUs: x264's
-  frame threads on a short segment do not double its speed; beyond 2 threads extrapolated linearly, and
-  said so); `r2`, the CPU seconds at 2 threads over those at 1, is reported beside it;
+- `a + b * work` is the time at exactly 1 vCPU and 1 thread: the CPU seconds (cgroup cpuacct) measured at
+  a 1-vCPU quota, fitted by least squares (`work` is segment seconds, source seconds, packets or output
+  bytes). CPU seconds, not wall seconds: this machine is shared, and other work's share of its cores shows
+  in the wall time but not in the CPU a stage needs; one thread on a vCPU of its own takes its CPU seconds;
+- `e` is what each thread beyond the first adds: the CPUs kept busy (CPU / wall seconds) at 2 threads on 2
+  vCPUs, minus one (x264's frame threads on a short segment do not double its speed; other work on this
+  machine lowers it too, so it errs slow); beyond 2 threads extrapolated linearly, and said so; `r2`, the
+  CPU seconds at 2 threads over those at 1, is reported beside it;
 - `parallel` is how many vCPUs one invocation can keep busy per thread (1 for ffmpeg at one thread, 16 for
   the prepare function's 16 scanners, 1 for the finish stage's Python assembly).
 
@@ -96,15 +99,14 @@ def fit_stage(samples: list[Sample], stage: str, group: str = "", parallel: floa
     one = [s for s in mine if s.vcpus == 1.0 and s.threads == 1]
     if not one:
         return None
-    line = fit_line([(s.work, s.wall_s) for s in one])
+    line = fit_line([(s.work, s.cpu_s) for s in one])
     two = [s for s in mine if s.threads == 2 and s.work]
     cost, efficiency = 1.0, 1.0
     if two:
         per_work_1 = statistics.median(s.cpu_s / s.work for s in one if s.work)
         per_work_2 = statistics.median(s.cpu_s / s.work for s in two)
         cost = max(1.0, per_work_2 / per_work_1) if per_work_1 else 1.0
-        speedups = [line.b * s.work / max(s.wall_s - min(line.a, s.wall_s / 2), 1e-6) for s in two]
-        efficiency = min(1.0, max(0.0, statistics.median(speedups) - 1.0))
+        efficiency = min(1.0, max(0.0, statistics.median(s.cpu_s / s.wall_s for s in two) - 1.0))
     return StageFit(line, cost, parallel, efficiency)
 
 

@@ -30,8 +30,8 @@ def test_wall_at_other_shares() -> None:
 
 def samples() -> list[Sample]:
     return [
-        Sample("encode", "r", 1.0, 1.0, 1, 2.5, 2.5, FIT), Sample("encode", "r", 3.0, 1.0, 1, 6.5, 6.4, FIT),
-        Sample("encode", "r", 1.0, 2.0, 2, 1.75, 2.75, FIT),
+        Sample("encode", "r", 1.0, 1.0, 1, 3.5, 2.5, FIT), Sample("encode", "r", 3.0, 1.0, 1, 9.0, 6.5, FIT),
+        Sample("encode", "r", 1.0, 2.0, 2, 1.75, 2.8, FIT),
         Sample("encode", "r", 1.0, 0.5, 1, 5.5, 2.5, VALIDATE), Sample("encode", "r", 1.0, 1.7, 2, 2.0, 2.7, VALIDATE),
     ]  # fmt: skip
 
@@ -40,8 +40,9 @@ def test_fit_stage_uses_only_fit_samples_and_measures_thread_cost() -> None:
     fit = fit_stage(samples(), "encode", "r")
     assert fit is not None
     assert fit.line.a == pytest.approx(0.5) and fit.line.b == pytest.approx(2.0)
-    assert fit.thread_cost == pytest.approx(2.75 / ((2.5 + 6.4 / 3) / 2), rel=0.05)
-    assert fit.efficiency == pytest.approx(0.6)  # 2 s of work in 1.25 s on two threads
+    assert fit.line.points == 2  # fitted on CPU seconds: the wall time of a shared machine is not the stage's
+    assert fit.thread_cost == pytest.approx(2.8 / ((2.5 + 6.5 / 3) / 2), rel=0.05)
+    assert fit.efficiency == pytest.approx(0.6)  # 2.8 CPU seconds in 1.75 s: 1.6 CPUs busy
     assert fit_stage(samples(), "audio") is None
 
 

@@ -141,7 +141,7 @@ def measure_one(item: Item, opts: Options, specs: list[Any], keep: Path | None, 
     if reuse and kept and kept.is_file():
         _say(f"{item.name}: reusing the measurements in {kept}")
         measured = runner.from_dict(json.loads(kept.read_text()))
-        if runner.complete(measured, opts, _say):
+        if not (item.row is not None and item.row.lambda_s == 0) and runner.complete(measured, opts, _say):
             write_json(kept, runner.to_dict(measured))
         return measured
     if item.row is not None and item.row.lambda_s == 0:

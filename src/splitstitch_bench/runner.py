@@ -282,19 +282,17 @@ def emulate_ec2(m: Measured, spec: RuntimeSpec, opts: Options, say: Say) -> dict
     local = m.runs["local"]
     out: dict[str, Any] = {"emulated": True, "vcpus": inst.vcpus, "scale": round(m.scale, 6)}
     starts = {"launch": inst.burst.launch, "full_balance": inst.burst.maximum} if inst.burst else {"none": None}
-    for start, credits in starts.items():
-        plan = None
-        if inst.burst and credits is not None:
-            plan = cgroup.CreditPlan(
-                inst.vcpus, inst.burst.baseline_per_vcpu, inst.burst.earn_per_hour, credits, m.scale
-            )
-        unthrottled = plan is None or not plan.spent(local["cpu_s"], local["seconds"])
-        if unthrottled and inst.vcpus == opts.cpus and cgroup.unavailable() is None:
+    plans = {start: None if credits is None or not inst.burst else
+             cgroup.CreditPlan(inst.vcpus, inst.burst.baseline_per_vcpu, inst.burst.earn_per_hour, credits, m.scale)
+             for start, credits in starts.items()}  # fmt: skip
+    quotas = cgroup.unavailable() is None
+    throttles = any(p is not None and p.spent(local["cpu_s"], local["seconds"]) for p in plans.values())
+    for start, plan in plans.items():
+        if not throttles and inst.vcpus == opts.cpus and quotas:
             out[start] = local | {"reused": "the local run: same workers and cores, credits never ran out"}
-            continue
-        quota = float(inst.vcpus) if cgroup.unavailable() is None else None
-        _, t = measure.local_job(m.item.source, opts.settings, opts.work / "ec2.mp4", inst.vcpus, quota, opts.work,
-                                 plan if cgroup.unavailable() is None else None)  # fmt: skip
+            continue  # otherwise every start runs now, under the same machine load
+        _, t = measure.local_job(m.item.source, opts.settings, opts.work / "ec2.mp4", inst.vcpus,
+                                 float(inst.vcpus) if quotas else None, opts.work, plan if quotas else None)  # fmt: skip
         out[start] = run_entry(t, credits_cpu_s=None if plan is None else round(plan.balance_cpu_s, 3))
         say(f"{m.item.name}: {spec.name} ({start}): {t.wall_s:.2f} s, throttled at {t.throttled_at}")
         (opts.work / "ec2.mp4").unlink(missing_ok=True)

@@ -26,6 +26,7 @@ def _plain_log(ax: Any) -> None:
 
     ax.set_yscale("log")
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}" if f"{v:g}"[0] in "25" else ""))
 
 
 def bars(doc: dict[str, Any], path: Path) -> None:
@@ -58,8 +59,9 @@ def bars(doc: dict[str, Any], path: Path) -> None:
             ax.bar(xs, ys, width, label=label, color=colour, hatch=hatch, edgecolor="black", linewidth=0.4,
                    yerr=errs if any(errs[0] + errs[1]) else None, capsize=2)  # fmt: skip
     scale = doc.get("scale")
-    labels = [f"{r['label']}\nours measured on {r['source']['duration_s']:.0f} s, {r['source']['bytes'] / 1e6:.1f} MB"
-              + (f" (scale {r['scale']:.3g})" if doc.get("full_length") else "") for r in rows]  # fmt: skip
+    labels = [r["label"].replace(" ", "\n", 2) + f"\nours measured on {r['source']['duration_s']:.0f} s, "
+              f"{r['source']['bytes'] / 1e6:.1f} MB" + (f"\nscale {r['scale']:.3g}" if doc.get("full_length") else "")
+              for r in rows]  # fmt: skip
     ax.set_xticks([g + 0.425 - width / 2 for g in range(len(rows))], labels, fontsize=7)
     _plain_log(ax)
     what = "real sizes and durations" if doc.get("full_length") else f"sources at scale {scale}"

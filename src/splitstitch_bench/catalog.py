@@ -98,8 +98,8 @@ def lambda_vcpus(memory_mb: int) -> float:
 
 @dataclass(frozen=True)
 class RuntimeSpec:
-    kind: str  # laptop, local, ec2, lambda
-    arg: str = ""  # instance type or encode memory MB ("" = as deployed)
+    kind: str  # laptop, local, ec2, lambda, aws
+    arg: str = ""  # instance type, encode memory MB ("" = as deployed), or a deployed stack's name
 
     @property
     def name(self) -> str:
@@ -111,7 +111,8 @@ class RuntimeSpec:
 
 
 def parse_runtimes(text: str) -> list[RuntimeSpec]:
-    """`laptop,local,ec2:t2.large,lambda,lambda:3008` -> specs (`lambda` = the template's memory sizes)."""
+    """`laptop,local,ec2:t2.large,lambda,lambda:3008,aws:STACK` -> specs (`lambda` = the template's memory sizes;
+    `aws:STACK` = a deployed stack, timed from upload to downloaded output)."""
     specs: list[RuntimeSpec] = []
     for raw in (part.strip() for part in text.split(",")):
         if not raw:
@@ -127,8 +128,10 @@ def parse_runtimes(text: str) -> list[RuntimeSpec]:
             if arg and (not arg.isdigit() or not LAMBDA_MIN_MB <= int(arg) <= LAMBDA_MAX_MB):
                 raise UsageError(f"--runtimes: Lambda memory {arg!r} must be {LAMBDA_MIN_MB}-{LAMBDA_MAX_MB} MB")
             spec = RuntimeSpec(kind, str(int(arg)) if arg else "")
+        elif kind == "aws" and arg:
+            spec = RuntimeSpec(kind, arg)
         else:
-            raise UsageError(f"--runtimes: unknown runtime {raw!r} (laptop, local, ec2:TYPE, lambda[:MB])")
+            raise UsageError(f"--runtimes: unknown runtime {raw!r} (laptop, local, ec2:TYPE, lambda[:MB], aws:STACK)")
         if spec not in specs:
             specs.append(spec)
     if not specs:

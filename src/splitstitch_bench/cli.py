@@ -45,6 +45,7 @@ def add_bench(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg
     p.add_argument("--crf", type=int)
     p.add_argument("--preset", choices=X264_PRESETS, default="medium")
     p.add_argument("--segments-per-config", type=int, default=2, help="segments encoded per CPU configuration")
+    p.add_argument("--endpoint-url", help="aws:STACK only: another AWS endpoint (e.g. a moto server)")
     p.add_argument("--template", type=Path, help="template.yaml to model (default: the project's)")
     p.add_argument("--work-dir", type=Path, help="generated sources, measurements and temporary files (default: temp)")
     p.add_argument("--reuse", action="store_true", help="reuse measurements kept in --work-dir by an earlier run")
@@ -102,7 +103,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.work_dir:
         args.work_dir.mkdir(parents=True, exist_ok=True)
     folder = Path(tempfile.mkdtemp(prefix="splitstitch-bench-", dir=args.work_dir))
-    opts = Options(settings, specs, deployed, folder, args.segments_per_config)
+    opts = Options(settings, specs, deployed, folder, args.segments_per_config, args.endpoint_url)
     if cgroup.unavailable():
         _say(
             f"no CPU quotas: {cgroup.unavailable()}; stages measured on whole cores, validation at other shares skipped"

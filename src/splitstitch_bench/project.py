@@ -127,6 +127,13 @@ def runtimes(
                         "note": scale_note, "seconds": round(s, 2), "usd": None, "usd_per_min": None})  # fmt: skip
         elif spec.kind == "ec2":
             out.extend(ec2_entries(m, spec, factor, seconds_out, scale_note, full))
+        elif spec.kind == "aws" and spec.name in m.runs:
+            run = m.runs[spec.name]
+            usd = (run.get("cost") or {}).get("usd", {}).get("total")
+            out.append({"name": spec.name, "label": f"the deployed stack {run['stack']}, upload to downloaded output",
+                        "how": "projected" if full else "measured", "note": scale_note,
+                        "seconds": round(run["seconds"] * factor, 2), "usd": None if usd is None else usd * factor,
+                        "usd_per_min": None if usd is None else round(usd / (m.seconds / 60), 6)})  # fmt: skip
         elif spec.kind == "lambda":
             mb = int(spec.arg) if spec.arg else None
             band = {name: lambda_run(m, fits, stack, settings, full, mb, net=name) for name in BAND}

@@ -50,6 +50,7 @@ class Options:
     stack: Stack
     work: Path
     segments_per_config: int = 2
+    endpoint_url: str | None = None  # aws:STACK: another endpoint (a moto server in the tests)
     cpus: int = field(default_factory=lambda: len(os.sched_getaffinity(0)))
 
 
@@ -257,12 +258,29 @@ def measure_runtimes(m: Measured, opts: Options, say: Say) -> None:
                 m.runs["laptop"] = run_entry(lt, command=["ffmpeg", *measure.single_command_args(Path("SRC"), settings,
                                                                                                 Path("OUT.mp4"))])  # fmt: skip
                 say(f"{name}: one ffmpeg: {lt.wall_s:.2f} s")
+        elif spec.kind == "aws":
+            m.runs[spec.name] = deployed_job(m, spec, opts, say)
         elif spec.kind == "ec2" and "local" not in m.runs:
             m.runs[spec.name] = {"emulated": False, "reason": "the local executor failed on this source"}
         elif spec.kind == "ec2":
             m.runs[spec.name] = emulate_ec2(m, spec, opts, say)
     (opts.work / "local.mp4").unlink(missing_ok=True)
     (opts.work / "laptop.mp4").unlink(missing_ok=True)
+
+
+def deployed_job(m: Measured, spec: RuntimeSpec, opts: Options, say: Say) -> dict[str, Any]:
+    """A deployed stack, timed from upload to downloaded output by the cloud package (`splitstitch cloud run`)."""
+    from splitstitch_cloud.run import run_job
+
+    out = opts.work / "aws.mp4"
+    result, t = measure.timed(None, lambda: run_job(m.item.source, spec.arg, endpoint_url=opts.endpoint_url,
+                                                    output=out, settings=opts.settings.to_dict()))  # fmt: skip
+    out.unlink(missing_ok=True)
+    status = result["status"]
+    say(f"{m.item.name}: {spec.name}: {t.wall_s:.2f} s from upload to downloaded output")
+    return {"seconds": round(t.wall_s, 3), "stack": spec.arg, "endpoint_url": opts.endpoint_url,
+            "job": result["job"], "state": status["state"], "cost": status.get("cost"),
+            "timings_s": status.get("timings_s")}  # fmt: skip
 
 
 def complete(m: Measured, opts: Options, say: Say) -> bool:

@@ -20,7 +20,7 @@ from splitstitch.errors import UsageError
 from splitstitch.inputs import open_source
 from splitstitch.settings import Settings
 from splitstitch.source import MediaSource
-from splitstitch_bench import cgroup, charts, project, report, runner, stack, sweep, talk
+from splitstitch_bench import cgroup, charts, kept, project, report, runner, stack, sweep, talk
 from splitstitch_bench.catalog import BAND, parse_runtimes
 from splitstitch_bench.runner import Item, Options, machine_state, measure_item, measure_scan, source_doc
 
@@ -138,18 +138,18 @@ def measure_one(item: Item, opts: Options, specs: list[Any], keep: Path | None, 
     item's measurements are kept there (`--reuse` takes them instead of measuring again)."""
     key = hashlib.sha256(json.dumps([opts.settings.to_dict(), item.real_seconds, str(item.source),
                                      [s.name for s in specs]]).encode()).hexdigest()[:12]  # fmt: skip
-    kept = keep / f"{item.name}-{key}.json" if keep else None
-    if reuse and kept and kept.is_file():
-        _say(f"{item.name}: reusing the measurements in {kept}")
-        measured = runner.from_dict(json.loads(kept.read_text()))
+    path = keep / f"{item.name}-{key}.json" if keep else None
+    if reuse and path and path.is_file():
+        _say(f"{item.name}: reusing the measurements in {path}")
+        measured = kept.from_dict(json.loads(path.read_text()))
         if not (item.row is not None and item.row.lambda_s == 0) and runner.complete(measured, opts, _say):
-            write_json(kept, runner.to_dict(measured))
+            write_json(path, kept.to_dict(measured))
         return measured
     if item.row is not None and item.row.lambda_s == 0:
         opts = dataclasses.replace(opts, runtimes=[s for s in specs if s.kind == "lambda"])
     measured = measure_item(item, opts, _say)
-    if kept:
-        write_json(kept, runner.to_dict(measured))
+    if path:
+        write_json(path, kept.to_dict(measured))
     return measured
 
 

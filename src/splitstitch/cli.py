@@ -105,8 +105,7 @@ def cmd_transcode(args: argparse.Namespace) -> int:
     if not args.quiet:
         t = result.report["timings_s"]
         plan = result.report["plan"]
-        print(f"{result.output}: {len(plan['segments'])} segments ({plan['split_path']} split), "
-              f"verified, {t['total']:.1f} s", file=sys.stderr)  # fmt: skip
+        print(f"{result.output}: {len(plan['segments'])} segments, verified, {t['total']:.1f} s", file=sys.stderr)
     return 0
 
 

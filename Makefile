@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SECONDS ?= 20
 
-.PHONY: setup demo cloud-demo test lint unit functional integration player-libs sam bench clean
+.PHONY: setup demo cloud-demo test lint unit functional integration player-libs sam bench bench-baseline clean
 
 setup: $(STAMP)
 
@@ -58,9 +58,18 @@ player-libs: setup
 test: setup lint
 	$(BIN)/pytest -q -n 2 tests
 
+# Stage benchmarks against the stored baseline (bench/baseline/, made on this project's 2-core VM by
+# `make bench-baseline`): a median more than 50% slower fails. Then the pipeline against one ffmpeg,
+# the median and spread of 5 alternating pairs.
+BENCH_STORE := file://bench/baseline
+BENCH_ARGS  := -q -p no:xdist bench --benchmark-only --benchmark-storage=$(BENCH_STORE) --benchmark-columns=min,median,max,rounds
+
 bench: setup
-	$(BIN)/pytest -q bench --benchmark-only --benchmark-columns=min,mean,max,rounds
-	$(BIN)/python bench/compare_single.py
+	$(BIN)/pytest $(BENCH_ARGS) --benchmark-compare --benchmark-compare-fail=median:50%
+	$(BIN)/python bench/compare_single.py --pairs 5
+
+bench-baseline: setup
+	$(BIN)/pytest $(BENCH_ARGS) --benchmark-save=baseline
 
 clean:
 	rm -rf demo .pytest_cache .benchmarks .aws-sam build

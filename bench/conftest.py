@@ -1,64 +1,67 @@
-"""Fixtures for the stage benchmarks: one small generated clip, probed, planned, split and encoded once."""
+"""Fixtures for the stage benchmarks: generated clips, each prepared and encoded once per session.
+
+Stages measured (`make bench`): prepare (probe + packet scan + plan), one segment through
+`stages.encode_segment`, the audio job, and finish (assembly + verification), on a 640x360 clip, a 1080p
+clip, and prepare/finish over a sweep of source durations, where the serial stages show their slope.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from splitstitch.audio import AudioPlan, audio_args, plan_audio
+from splitstitch import stages
 from splitstitch.codecs import output_format
-from splitstitch.encode import encode_segment, encoded_name
-from splitstitch.ffmpeg import run_ffmpeg
-from splitstitch.inputs import open_source
-from splitstitch.media import MediaInfo
-from splitstitch.plan import Plan, plan_segments
+from splitstitch.inputs import Limits, check_file
+from splitstitch.job import Job
+from splitstitch.pipeline import local_fanout, run_pool
+from splitstitch.report import StageTimer
 from splitstitch.samples import make_clip
 from splitstitch.settings import Settings
-from splitstitch.split import split_source
+from splitstitch.source import MediaSource
+from splitstitch.storage import LocalStorage
 
-CLIP_SECONDS = 12.0
-CLIP_SIZE = "640x360"
-SEGMENT_SECONDS = 4.0
+SEGMENT_SECONDS = 2.0
+CLIPS = {"360p-12s": ("640x360", 12.0), "1080p-4s": ("1920x1080", 4.0)}
+SWEEP_SECONDS = (4.0, 16.0, 64.0)  # 320x240: the serial stages against source duration
 
 
 @dataclass(frozen=True)
 class Staged:
     source: Path
-    info: MediaInfo
-    plan: Plan
+    media: MediaSource
     settings: Settings
-    split_files: list[Path]
-    encoded: list[Path]
-    audio: AudioPlan | None
-    audio_file: Path | None
-    output: Path
+    job: Job
+    store: LocalStorage
+    folder: Path
 
 
-@pytest.fixture(scope="session")
-def staged(tmp_path_factory: pytest.TempPathFactory) -> Staged:
-    folder = tmp_path_factory.mktemp("bench")
-    source = make_clip(folder / "clip.mp4", CLIP_SECONDS, CLIP_SIZE)
-    settings = Settings(segment_seconds=SEGMENT_SECONDS)
-    info = open_source(source)
-    assert info.video
-    plan = plan_segments(info, settings.segment_seconds)
-    split_dir = folder / "split"
-    split_dir.mkdir()
-    files = split_source(plan, info.video, source, split_dir) if plan.split_path == "copy" else []
-    enc_dir = folder / "encoded"
-    enc_dir.mkdir()
-    encoded = []
-    for seg in plan.segments:
-        out = enc_dir / encoded_name(seg.index)
-        encode_segment(settings, info.video, seg, segment_file=files[seg.index] if files else None, source=source,
-                       source_start=info.start_time, output=out)  # fmt: skip
-        encoded.append(out)
-    fmt = output_format(settings.codec, folder / "out.mp4")
-    audio = plan_audio(info, settings, fmt)
-    audio_file = None
-    if audio:
-        audio_file = enc_dir / audio.file_name
-        run_ffmpeg(audio_args(audio, info, audio_file))
-    return Staged(source, info, plan, settings, files, encoded, audio, audio_file, folder / "out.mp4")
+def prepare(source: Path, settings: Settings) -> Job:
+    head = check_file(source, Limits())
+    fmt = output_format(settings.codec, Path("out.mp4"))
+    return stages.prepare(uuid.uuid4().hex[:8], MediaSource.local(source), settings, fmt, local_fanout(2), head=head)
+
+
+def staged_clip(folder: Path, size: str, seconds: float) -> Staged:
+    source = make_clip(folder / f"clip-{size}-{seconds:g}.mp4", seconds, size)
+    settings = Settings(segment_seconds=SEGMENT_SECONDS, preset="veryfast")
+    job = prepare(source, settings)
+    store = LocalStorage(folder / f"store-{size}-{seconds:g}")
+    run_pool(job, MediaSource.local(source), store, folder, 2, StageTimer(), lambda *a: None)
+    return Staged(source, MediaSource.local(source), settings, job, store, folder)
+
+
+@pytest.fixture(scope="session", params=list(CLIPS))
+def clip(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Staged:
+    size, seconds = CLIPS[request.param]
+    return staged_clip(tmp_path_factory.mktemp(request.param), size, seconds)
+
+
+@pytest.fixture(scope="session", params=SWEEP_SECONDS, ids=[f"{s:g}s" for s in SWEEP_SECONDS])
+def sweep(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Staged:
+    staged = staged_clip(tmp_path_factory.mktemp(f"sweep{request.param:g}"), "320x240", request.param)
+    return dataclasses.replace(staged)

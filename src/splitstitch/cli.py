@@ -7,11 +7,11 @@ Errors are one line on stderr and an exit code, never a traceback: 2 bad input o
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -185,14 +185,18 @@ def cmd_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+COMMANDS_GROUP = "splitstitch.commands"  # [project.entry-points."splitstitch.commands"] in pyproject.toml
+
+
 def optional_commands() -> list[Callable[[argparse._SubParsersAction], None]]:  # type: ignore[type-arg]
-    """Subcommands whose extra dependencies may be missing: `cloud` needs boto3, `bench` matplotlib."""
+    """Subcommands other packages register (`cloud`, `bench`); one whose extra dependencies are missing
+    (boto3, matplotlib) is left out."""
     found = []
-    for module, name in (("splitstitch_cloud.cli", "add_cloud"), ("splitstitch.benchmark.cli", "add_bench")):
+    for entry in sorted(entry_points(group=COMMANDS_GROUP), key=lambda e: e.name):
         try:
-            found.append(getattr(importlib.import_module(module), name))
+            found.append(entry.load())
         except ImportError as exc:
-            log.debug("%s unavailable: %s", module, exc)
+            log.debug("%s unavailable: %s", entry.value, exc)
     return found
 
 

@@ -104,7 +104,9 @@ def build_init(
     if audio_init is not None:
         _one_moov(audio_init, "audio")
         audio_traks = find(audio_init, "moov/trak")
-        trex_by_id = {struct.unpack_from(">I", audio_init, t.body + 4)[0]: t for t in find(audio_init, "moov/mvex/trex")}
+        trex_by_id = {
+            struct.unpack_from(">I", audio_init, t.body + 4)[0]: t for t in find(audio_init, "moov/mvex/trex")
+        }
         if len(audio_edits) != len(audio_traks):
             raise Mp4Error(f"{len(audio_edits)} audio edits for {len(audio_traks)} audio tracks")
         for n, (trak, edit) in enumerate(zip(audio_traks, audio_edits, strict=True)):

@@ -21,9 +21,7 @@ CODEC_SPEED = {"h264": 1.0, "h265": 0.25, "vp9": 0.3, "av1": 0.3}
 THREAD_EFFICIENCY = 0.7  # each vCPU beyond the first adds this much of one (checked by the benchmark)
 
 
-def encode_seconds(
-    width: int, height: int, frames: float, codec: Codec, preset: str, vcpus: float = 1.0
-) -> float:
+def encode_seconds(width: int, height: int, frames: float, codec: Codec, preset: str, vcpus: float = 1.0) -> float:
     """Estimated wall seconds to encode `frames` frames of `width`x`height` (output size) on `vcpus`."""
     speed = ANCHOR_PIXELS_PER_S * PRESET_SPEED[preset] * CODEC_SPEED[codec]
     share = vcpus if vcpus <= 1.0 else 1.0 + THREAD_EFFICIENCY * (vcpus - 1.0)

@@ -8,8 +8,10 @@ What is counted:
 - Lambda: each invocation's billed duration (its INIT on a cold start, which Lambda bills, plus the handler's
   wall time; rounded up to 1 ms) x its memory; failed attempts (retries) are billed like the others; ephemeral
   storage above the free 512 MB x the billed duration; $0.20 per million requests.
-- Step Functions Standard: the parent execution takes ~4 transitions (start, Parallel/Map, Finish, end); every
-  Distributed Map child execution (STANDARD) 2 (start + the encode Task), plus 1 per retry.
+- Step Functions Standard: the parent execution's transitions as counted from the state machine (5 for one
+  audio plan: Parallel, the segment Map, the audio Map, its Task, Finish); every Distributed Map child
+  execution (STANDARD) 2 (start + the encode Task), plus 1 per retry. `tests/unit/test_bench_stack.py`
+  counts them from the ASL and fails on a drift.
 - S3 requests counted by the steps (PUT/COPY/POST/LIST at the PUT price, GET/HEAD at the GET price; multipart
   uploads are CreateMultipartUpload + one UploadPart per part + CompleteMultipartUpload), intermediates stored
   for the job's duration only; a client's polling (one GET of the status and one LIST a poll) and the download
@@ -64,7 +66,7 @@ class JobUsage:
     egress_bytes: int = 0  # the output downloaded out of AWS
 
 
-PARENT_TRANSITIONS = 4
+PARENT_TRANSITIONS = 5
 CHILD_TRANSITIONS = 2
 HOURS_PER_MONTH = 730
 
@@ -122,7 +124,7 @@ def estimate(usage: JobUsage, prices: Prices | None = None) -> dict[str, Any]:
         },
         "prices": asdict(p),
         "assumptions": "Lambda (INIT + duration) x memory, failed attempts included, ephemeral storage above 512 MB; "
-        "Step Functions Standard 4 + 2/segment (+1/retry) transitions; S3 requests counted by the steps, a "
+        "Step Functions Standard 5 + 2/segment (+1/retry) transitions; S3 requests counted by the steps, a "
         "client's polls (GET + LIST each) and its download (egress); no free tier",
     }
 

@@ -57,7 +57,7 @@ def test_cost_model_matches_hand_arithmetic() -> None:
     usd = cost.estimate(usage)["usd"]
     assert usd["lambda_compute"] == pytest.approx(20 * 0.0000166667 + 20 * 0.0000133334, abs=1e-7)
     assert usd["lambda_requests"] == pytest.approx(2 * 0.2e-6)
-    assert usd["step_functions"] == pytest.approx((4 + 2 * 2) * 0.000025)
+    assert usd["step_functions"] == pytest.approx((5 + 2 * 2) * 0.000025)
     assert usd["s3_requests"] == pytest.approx(0.005 + 0.0004)
     assert usd["s3_storage"] == pytest.approx(0.023)
     assert usd["total"] == pytest.approx(sum(v for k, v in usd.items() if k != "total"), abs=1e-7)

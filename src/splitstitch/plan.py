@@ -179,13 +179,24 @@ def encoder_threads(settings: Settings, fanout: Fanout, segments: int) -> int:
     return threads
 
 
+def _cuts(info: MediaInfo, seconds: float) -> list[int]:
+    assert info.video and info.frames
+    ticks = max(1, round(Fraction(seconds) / info.video.time_base))
+    return choose_cuts(info.frames.timestamps, info.frames.safe_cuts, ticks, round(ticks * KEYFRAME_TOLERANCE))
+
+
 def plan_segments(info: MediaInfo, settings: Settings, fanout: Fanout) -> Plan:
     assert info.video and info.frames
     frames, tb = info.frames, info.video.time_base
     seconds, why = target_seconds(info, settings, fanout)
-    ticks = max(1, round(Fraction(seconds) / tb))
     policy = seek_policy(info)
-    starts = choose_cuts(frames.timestamps, frames.safe_cuts, ticks, round(ticks * KEYFRAME_TOLERANCE))
+    starts = _cuts(info, seconds)
+    limit = math.ceil(fanout.concurrency * fanout.segments_per_encoder)
+    for _ in range(3):  # cuts that snap to keyframes can add a segment or two: never a wave more than planned
+        if settings.segment_seconds is not None or len(starts) <= limit:
+            break
+        seconds *= len(starts) / limit * 1.001
+        starts = _cuts(info, seconds)
     ends = [*starts[1:], frames.count]
     ts, first = frames.timestamps, frames.timestamps[0]
     segments = []

@@ -22,11 +22,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from splitstitch.source import REQUEST_BYTES
+from splitstitch.stages import RESULT_READERS
 from splitstitch_bench.catalog import Network, lambda_vcpus
 from splitstitch_cloud import cost
+from splitstitch_cloud.finish import USAGE_READERS
 from splitstitch_cloud.storage import PART_THREADS
 
-USAGE_GETS_PER_INVOCATION = 1  # steps.finish reads one usage record per encode/audio invocation, in turn
+USAGE_GETS_PER_INVOCATION = 1  # finish reads one usage record per encode/audio invocation, USAGE_READERS at once
 JSON_BYTES_PER_ITEM = 1500  # one Map item (segment task) in items.json
 
 
@@ -214,19 +216,20 @@ def lambda_job(shape: Shape, costs: Costs, net: Network, memory: Memory, cap: in
         slots.append(Slot("audio", 0, t0 + 2 * net.transition_s, net.cold_start_s, io, compute, end_audio))
     stages["audio"] = aud
 
-    # finish: every fragment down, the output up in parts, 16 threads; small GETs in turn; verification
+    # finish: every fragment down, the output up in parts, 16 threads; the small GETs (each segment's result,
+    # each invocation's usage record) 32 at once, as stages.finish and finish.finish read them; verification
     fin = Stage(bytes_in=shape.output_bytes, bytes_out=shape.output_bytes)
     start_fin = max(end_map, end_audio) + net.transition_s
     n = len(order)
-    serial_gets = (costs.finish_gets_per_segment + USAGE_GETS_PER_INVOCATION) * n
+    small_gets = (costs.finish_gets_per_segment / RESULT_READERS + USAGE_GETS_PER_INVOCATION / USAGE_READERS) * n
     moved = 2 * shape.output_bytes / streams_mb_s(net, PART_THREADS)
     parts_count = max(1, math.ceil(shape.output_bytes / (32 << 20)))
-    fin.parts = {"cold_start": net.cold_start_s, "serial_small_gets": serial_gets * req,
+    fin.parts = {"cold_start": net.cold_start_s, "small_gets": small_gets * req,
                  "parts_io": moved + (n + parts_count) * req / PART_THREADS,
                  "assemble_verify_cpu": costs.finish(shape.output_bytes, v_fin),
                  "report_status_cleanup": (4 + math.ceil(3 * n / 1000)) * req}  # fmt: skip
     transfer = fin.parts["parts_io"]
-    fin.seconds = (fin.parts["cold_start"] + fin.parts["serial_small_gets"] + overlap(net, transfer, fin.parts["assemble_verify_cpu"])
+    fin.seconds = (fin.parts["cold_start"] + fin.parts["small_gets"] + overlap(net, transfer, fin.parts["assemble_verify_cpu"])
                    + fin.parts["report_status_cleanup"])  # fmt: skip
     slots.append(Slot("finish", 0, start_fin, net.cold_start_s, fin.seconds - net.cold_start_s - fin.parts["assemble_verify_cpu"],
                       fin.parts["assemble_verify_cpu"], start_fin + fin.seconds))  # fmt: skip
@@ -239,8 +242,9 @@ def lambda_job(shape: Shape, costs: Costs, net: Network, memory: Memory, cap: in
     if shape.audio:
         invocations.append(cost.Invocation("encode_audio", memory.encode, aud.seconds - 2 * net.transition_s))
     puts = 5 + 3 * n + (3 if shape.audio else 0) + parts_count + 2 + n  # + usage records
-    gets = 3 + scan_parallel * 8 + n * 8 + (8 if shape.audio else 0) + int(serial_gets) + n + parts_count
-    usage = cost.JobUsage(tuple(invocations), n, 0, puts, gets, 2 * shape.output_bytes, total / 3600)
+    gets = 3 + scan_parallel * 8 + n * 8 + (8 if shape.audio else 0) + int((costs.finish_gets_per_segment + USAGE_GETS_PER_INVOCATION) * n) + n + parts_count
+    usage = cost.JobUsage(tuple(invocations), n, 0, puts, gets, 2 * shape.output_bytes, total / 3600,
+                          audio_plans=1 if shape.audio else 0)
     job_cost = cost.estimate(usage)
     notes = {"segments": n, "waves": waves, "concurrency": min(cap, n), "encoder_threads": shape.encoder_threads,
              "vcpus": {"prepare": round(v_prep, 3), "encode": round(v_enc, 3), "finish": round(v_fin, 3)},

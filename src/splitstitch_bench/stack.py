@@ -40,12 +40,18 @@ class Function:
 class Transitions:
     """State transitions of one successful job (Standard workflow; each state entered is one)."""
 
-    parent: int  # the parent execution, with or without audio (both branches cost the same here)
+    parent: int  # the parent execution with one audio plan (the audio Map runs one Task per plan)
     per_item: int  # one Distributed Map child execution: its start plus the states it enters
     parent_no_audio: int
 
-    def job(self, items: int, audio: bool = True, retries: int = 0) -> int:
-        return (self.parent if audio else self.parent_no_audio) + items * self.per_item + retries
+    @property
+    def per_audio(self) -> int:
+        return self.parent - self.parent_no_audio
+
+    def job(self, items: int, audio: bool | int = True, retries: int = 0) -> int:
+        """`audio`: whether the job has audio, or how many audio plans it has (streaming renditions)."""
+        plans = int(audio)
+        return self.parent_no_audio + plans * self.per_audio + items * self.per_item + retries
 
 
 @dataclass(frozen=True)
@@ -174,9 +180,13 @@ def walk(machine: dict[str, Any], data: dict[str, Any]) -> tuple[int, int]:
                 count, child = count + inner, max(child, inner_child)
         elif kind == "Map":
             processor = state.get("ItemProcessor") or state["Iterator"]
-            if processor.get("ProcessorConfig", {}).get("Mode") != "DISTRIBUTED":
-                raise StackError(f"Map {name!r} is inline: the model expects a Distributed Map")
-            child = 1 + walk(processor, data)[0]  # the child execution's start, then its states
+            if processor.get("ProcessorConfig", {}).get("Mode") == "DISTRIBUTED":
+                child = 1 + walk(processor, data)[0]  # the child execution's start, then its states
+            else:  # an inline Map (the audio plans): its states once per item of the input list
+                path = state.get("ItemsPath", "$")
+                if not path.startswith("$.") or not isinstance(data.get(path[2:]), list):
+                    raise StackError(f"Map {name!r} is inline over {path}: the model needs that list in its data")
+                count += len(data[path[2:]]) * walk(processor, data)[0]
         elif kind in ("Fail", "Succeed"):
             break
         elif kind not in ("Task", "Pass", "Choice", "Wait"):
@@ -204,9 +214,11 @@ def _all_states(machine: dict[str, Any]) -> Iterator[dict[str, Any]]:
 
 
 def map_state(machine: dict[str, Any]) -> dict[str, Any]:
-    found = [s for s in _all_states(machine) if s["Type"] == "Map"]
+    """The Distributed Map of the segments."""
+    found = [s for s in _all_states(machine) if s["Type"] == "Map"
+             and s["ItemProcessor"].get("ProcessorConfig", {}).get("Mode") == "DISTRIBUTED"]  # fmt: skip
     if len(found) != 1:
-        raise StackError(f"expected one Map state, found {len(found)}")
+        raise StackError(f"expected one Distributed Map state, found {len(found)}")
     return found[0]
 
 
@@ -220,8 +232,8 @@ def load(template: Path | None = None) -> Stack:
     machine = asl_definition(doc, params, path.parent / machine_props["DefinitionUri"])
     with _environment(prepare_environment(doc, params)):
         deployment = Deployment.from_env()
-    with_audio, per_item = walk(machine, {"audio": {"present": True}})
-    no_audio, _ = walk(machine, {"audio": None})
+    with_audio, per_item = walk(machine, {"audio": [{}]})
+    no_audio, _ = walk(machine, {"audio": []})
     the_map = map_state(machine)
     encode = next(s for s in _all_states(the_map["ItemProcessor"]) if s["Type"] == "Task")
     return Stack(

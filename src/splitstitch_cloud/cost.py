@@ -64,9 +64,11 @@ class JobUsage:
     work_hours: float = 0.0
     polls: int = 0  # a client following the job: each poll one GET and one LIST
     egress_bytes: int = 0  # the output downloaded out of AWS
+    audio_plans: int = 1  # audio encodes: 0 without audio, one per rendition for streaming
 
 
-PARENT_TRANSITIONS = 5
+PARENT_TRANSITIONS = 4  # Parallel, the segment Map, the audio Map, Finish
+AUDIO_TRANSITIONS = 1  # the audio Map's Task, once per audio plan (a streaming job has one per rendition)
 CHILD_TRANSITIONS = 2
 HOURS_PER_MONTH = 730
 
@@ -90,7 +92,8 @@ def estimate(usage: JobUsage, prices: Prices | None = None) -> dict[str, Any]:
     ephemeral = sum(ephemeral_gb_seconds(i) for i in usage.invocations)
     lambda_requests = len(usage.invocations) * p.lambda_request
     retries = max(usage.retries, sum(1 for i in usage.invocations if not i.ok))
-    transitions = PARENT_TRANSITIONS + usage.segments * CHILD_TRANSITIONS + retries
+    transitions = (PARENT_TRANSITIONS + usage.audio_plans * AUDIO_TRANSITIONS + usage.segments * CHILD_TRANSITIONS
+                   + retries)  # fmt: skip
     sfn = transitions * p.sfn_transition
     puts, gets = usage.s3_puts + usage.polls, usage.s3_gets + usage.polls
     s3_requests = puts * p.s3_put + gets * p.s3_get

@@ -17,6 +17,8 @@ from splitstitch_cloud.jobs import RUNNING, SUCCEEDED, write_status
 from splitstitch_cloud.steps import output_key_of
 from splitstitch_cloud.storage import MultipartSink, S3Storage, S3Store, S3Writer
 
+USAGE_READERS = 32  # usage records read at once (one GET each)
+
 
 def finish(store: S3Store, job_id: str, memory_mb: int) -> dict[str, Any]:
     """Publish the job's output, verified from the bytes written; write the report and the status."""
@@ -34,7 +36,7 @@ def finish(store: S3Store, job_id: str, memory_mb: int) -> dict[str, Any]:
         sink = MultipartSink(store, output_key, contract.CONTENT_TYPES.get(job.output.extension, "video/mp4"))
         finished = stages.finish(job, storage, sink, f"s3://{store.bucket}/{output_key}")
         verification, size, requests = finished.verification, finished.size, sink.requests
-    with ThreadPoolExecutor(max_workers=32) as pool:
+    with ThreadPoolExecutor(max_workers=USAGE_READERS) as pool:
         records = list(pool.map(store.get_json, store.keys(contract.work_key(job_id, "usage/"))))
     ok = [u for u in records if u.get("ok", True)]
     timer = StageTimer()
@@ -56,7 +58,8 @@ def finish(store: S3Store, job_id: str, memory_mb: int) -> dict[str, Any]:
     mine = usage.record("finish", memory_mb, began, init_s, True, s3_puts=requests + 4,
                         s3_gets=storage.gets + len(records) + 4)  # fmt: skip
     all_records = [r for r in (status.get("prepare"), *records, mine) if r]
-    report["cost"] = usage.job_cost(all_records, len(job.tasks()), size, time.time() - job.created)
+    report["cost"] = usage.job_cost(all_records, len(job.tasks()), size, time.time() - job.created,
+                                    len(job.audio_plans()))  # fmt: skip
     report_key = contract.report_key(output_key)
     store.put_json(report_key, report)
     final = write_status(store, job_id, SUCCEEDED, stage="done", output_key=output_key, report_key=report_key,

@@ -62,7 +62,8 @@ def ephemeral_sizes() -> dict[str, int]:
         return {}
 
 
-def job_cost(records: list[dict[str, Any]], segments: int, work_bytes: int, seconds: float) -> dict[str, Any]:
+def job_cost(records: list[dict[str, Any]], segments: int, work_bytes: int, seconds: float,
+             audio_plans: int = 1) -> dict[str, Any]:  # fmt: skip
     """The job's cost from every invocation's record (prepare, every encode attempt, audio, finish)."""
     sizes = ephemeral_sizes()
     invocations = tuple(
@@ -72,5 +73,5 @@ def job_cost(records: list[dict[str, Any]], segments: int, work_bytes: int, seco
     )  # fmt: skip
     puts = 4 + sum(int(r.get("s3_puts", 0)) for r in records)  # + upload, job, items, status writes
     gets = 3 + sum(int(r.get("s3_gets", 0)) for r in records)  # + head, sniff, items read by the Map
-    usage = cost.JobUsage(invocations, segments, 0, puts, gets, 2 * work_bytes, seconds / 3600)
+    usage = cost.JobUsage(invocations, segments, 0, puts, gets, 2 * work_bytes, seconds / 3600, audio_plans=audio_plans)
     return cost.estimate(usage)

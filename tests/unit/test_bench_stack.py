@@ -4,7 +4,6 @@ when the model's reading and what the template deploys (or what the cloud code a
 from __future__ import annotations
 
 import copy
-import json
 from pathlib import Path
 
 import pytest
@@ -54,25 +53,27 @@ def test_the_model_plans_with_what_the_prepare_function_is_given(deployed: stack
 
 
 def test_state_transitions_counted_from_the_asl_match_the_cost_module(deployed: stack.Stack) -> None:
-    assert deployed.transitions.parent == deployed.transitions.parent_no_audio == cost.PARENT_TRANSITIONS
+    assert deployed.transitions.parent_no_audio == cost.PARENT_TRANSITIONS
+    assert deployed.transitions.per_audio == cost.AUDIO_TRANSITIONS
     assert deployed.transitions.per_item == cost.CHILD_TRANSITIONS
-    usage = cost.JobUsage((), segments=7, retries=2)
-    assert cost.estimate(usage)["quantities"]["state_transitions"] == deployed.transitions.job(7, retries=2)
+    for plans in (0, 1, 3):
+        usage = cost.JobUsage((), segments=7, retries=2, audio_plans=plans)
+        assert cost.estimate(usage)["quantities"]["state_transitions"] == deployed.transitions.job(7, plans, retries=2)
 
 
 def test_walk_counts_a_changed_asl_and_refuses_what_it_cannot_model() -> None:
     doc = template()
     params = {k: v["Default"] for k, v in doc["Parameters"].items() if "Default" in v}
     machine = stack.asl_definition(doc, params, ROOT / "statemachine" / "transcode.asl.json")
-    assert stack.walk(machine, {"audio": {}}) == (5, 2)
+    assert stack.walk(machine, {"audio": [{}]}) == (5, 2)  # Parallel, segment Map, audio Map + its Task, Finish
+    assert stack.walk(machine, {"audio": [{}, {}]}) == (6, 2)  # two renditions: the audio Task twice
     longer = copy.deepcopy(machine)
     longer["States"]["Finish"]["Next"] = "Done"
     del longer["States"]["Finish"]["End"]
     longer["States"]["Done"] = {"Type": "Pass", "End": True}
-    assert stack.walk(longer, {"audio": None}) == (6, 2)
-    inline = json.loads(json.dumps(machine).replace('"DISTRIBUTED"', '"INLINE"'))
-    with pytest.raises(stack.StackError, match="inline"):
-        stack.walk(inline, {"audio": None})
+    assert stack.walk(longer, {"audio": []}) == (5, 2)
+    with pytest.raises(stack.StackError, match="inline over"):
+        stack.walk(machine, {"audio": None})
 
 
 def test_missing_template_is_a_clear_error(tmp_path: Path, monkeypatch) -> None:

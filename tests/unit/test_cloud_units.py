@@ -99,7 +99,7 @@ def test_cost_of_init_ephemeral_retries_polls_and_egress() -> None:
     assert usd["lambda_compute"] == pytest.approx(2 * 20 * 0.0000166667, abs=1e-8)  # INIT billed with duration
     assert q["lambda_ephemeral_gb_s"] == 20.0  # 2 GB above the free 512 MB, for 10 billed seconds
     assert usd["lambda_ephemeral"] == pytest.approx(20 * 0.0000000309, abs=1e-8)
-    assert q["retries"] == 1 and q["state_transitions"] == 4 + 2 + 1
+    assert q["retries"] == 1 and q["state_transitions"] == 4 + 1 + 2 + 1  # parent, one audio plan, one segment, a retry
     assert usd["s3_requests"] == pytest.approx(15 * 0.005 / 1000 + 15 * 0.0004 / 1000)
     assert usd["egress"] == pytest.approx(0.18)
     client = cost.client_cost(polls=3, egress_bytes=10**9)

@@ -18,6 +18,7 @@ from typing import Any
 from splitstitch.codecs import CODECS, X264_PRESETS
 from splitstitch.errors import UsageError
 from splitstitch.inputs import open_source
+from splitstitch.plan import plan_segments
 from splitstitch.settings import Settings
 from splitstitch.source import MediaSource
 from splitstitch_bench import cgroup, charts, kept, project, report, runner, stack, sweep, talk
@@ -133,15 +134,22 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+MEASURED_SETTINGS = ("codec", "crf", "preset", "height", "audio_bitrate", "audio_tracks", "segment_seconds",
+                     "encoder_threads", "verify")  # what a kept measurement depends on
+
+
 def measure_one(item: Item, opts: Options, specs: list[Any], keep: Path | None, reuse: bool) -> Any:
     """A row the talk did not run (the 10 GB job) is measured for the model only. With a work folder, each
     item's measurements are kept there (`--reuse` takes them instead of measuring again)."""
-    key = hashlib.sha256(json.dumps([opts.settings.to_dict(), item.real_seconds, str(item.source),
+    measured_settings = {k: v for k, v in opts.settings.to_dict().items() if k in MEASURED_SETTINGS}
+    key = hashlib.sha256(json.dumps([measured_settings, item.real_seconds, str(item.source),
                                      [s.name for s in specs]]).encode()).hexdigest()[:12]  # fmt: skip
     path = keep / f"{item.name}-{key}.json" if keep else None
     if reuse and path and path.is_file():
         _say(f"{item.name}: reusing the measurements in {path}")
         measured = kept.from_dict(json.loads(path.read_text()))
+        # the plan at full length follows the planner as it is now (pure, instant), not the one kept
+        measured.plan_full = plan_segments(measured.full, opts.settings, opts.stack.deployment.fanout())
         if not (item.row is not None and item.row.lambda_s == 0) and runner.complete(measured, opts, _say):
             write_json(path, kept.to_dict(measured))
         return measured

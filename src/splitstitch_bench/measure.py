@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
+import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -21,6 +22,7 @@ from splitstitch.inputs import Limits, check_file
 from splitstitch.job import Job
 from splitstitch.pipeline import FileSink, run_pool, transcode
 from splitstitch.plan import Fanout
+from splitstitch.progress import SILENT
 from splitstitch.report import StageTimer
 from splitstitch.settings import Settings
 from splitstitch.source import MediaSource
@@ -72,7 +74,9 @@ def prepare(source: Path, settings: Settings, fanout: Fanout, vcpus: float | Non
 
     def run() -> Job:
         head = check_file(source, Limits())
-        return stages.prepare(uuid.uuid4().hex[:8], media, settings, fmt, fanout, head=head)
+        with tempfile.TemporaryDirectory(prefix="splitstitch-bench-") as tmp:
+            return stages.prepare(uuid.uuid4().hex[:8], media, settings, fmt, fanout, store=LocalStorage(Path(tmp)),
+                                  work=Path(tmp), head=head)  # fmt: skip
 
     return timed(vcpus, run)
 
@@ -128,7 +132,7 @@ def stored_job(job: Job, folder: Path, workers: int) -> Stored:
     """Encode every segment and the audio of `job` with the local pool (no quota): finish's input."""
     media = MediaSource.local(Path(job.source))
     store = CountingStorage(folder / "store")
-    run_pool(job, media, store, folder, workers, StageTimer(), lambda *a: None)
+    run_pool(job, media, store, folder, workers, StageTimer(), SILENT)
     return Stored(job, store, folder)
 
 

@@ -59,7 +59,7 @@ class EncodeTimeout(SplitstitchError):
 class Deployment:
     """What the template tells the prepare function (environment variables set in template.yaml)."""
 
-    max_concurrency: int = 1000
+    max_concurrency: int = 500
     encode_memory_mb: int = MB_PER_VCPU
     encode_timeout_s: int = 900
     max_source_bytes: int = 100 * 10**9
@@ -68,7 +68,7 @@ class Deployment:
     @classmethod
     def from_env(cls) -> Deployment:
         env = os.environ
-        return cls(int(env.get("MAX_CONCURRENCY", 1000)), int(env.get("ENCODE_MEMORY_MB", MB_PER_VCPU)),
+        return cls(int(env.get("MAX_CONCURRENCY", 500)), int(env.get("ENCODE_MEMORY_MB", MB_PER_VCPU)),
                    int(env.get("ENCODE_TIMEOUT_S", 900)), int(env.get("MAX_SOURCE_BYTES", 100 * 10**9)),
                    int(env.get("SCAN_PARALLEL", 16)))  # fmt: skip
 

@@ -281,7 +281,9 @@ def fragments(data: bytes | bytearray, init_tracks: list[TrackInfo]) -> list[Fra
             continue
         mfhd = child(data, box, "mfhd")
         sequence = struct.unpack_from(">I", data, mfhd.body + 4)[0] if mfhd else 0
-        runs = tuple(_traf_run(data, traf, defaults) for traf in iter_boxes(data, box.body, box.end) if traf.type == "traf")
+        runs = tuple(
+            _traf_run(data, traf, defaults) for traf in iter_boxes(data, box.body, box.end) if traf.type == "traf"
+        )
         mdat = boxes[n + 1] if n + 1 < len(boxes) and boxes[n + 1].type == "mdat" else None
         if mdat is None:
             raise Mp4Error(f"moof at offset {box.start} is not followed by an mdat")
@@ -306,7 +308,9 @@ def head_runs(head: bytes | bytearray, size: int, init_tracks: list[TrackInfo]) 
     if moof.end + mdat_size != size:
         raise Mp4Error(f"moof and mdat cover {moof.end + mdat_size} bytes of a {size}-byte segment")
     defaults = {t.track_id: t for t in init_tracks}
-    return tuple(_traf_run(head, traf, defaults) for traf in iter_boxes(head, moof.body, moof.end) if traf.type == "traf")
+    return tuple(
+        _traf_run(head, traf, defaults) for traf in iter_boxes(head, moof.body, moof.end) if traf.type == "traf"
+    )
 
 
 def first_box_size(head: bytes | bytearray) -> int:

@@ -102,7 +102,9 @@ def run_pool(
 
     def segment_job(task: SegmentTask) -> EncodedSegment:
         reporter = progress.reporter(task_key(task))
-        return _with_retry(lambda: stages.encode_segment(task, source, store, work, reporter), f"segment {task_key(task)}")
+        return _with_retry(
+            lambda: stages.encode_segment(task, source, store, work, reporter), f"segment {task_key(task)}"
+        )
 
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="encode") as pool:
         futures: list[Future[Any]] = [pool.submit(audio_job, plan) for plan in job.audio_plans()]
@@ -222,7 +224,10 @@ def _package(
     progress.stage("verify")
     with timer.stage("verify"):
         assert job.info.frames
-        checks = [*packaged.verification.checks, *streaming_local.playback_checks(built, packaged, job.info.frames.count)]
+        checks = [
+            *packaged.verification.checks,
+            *streaming_local.playback_checks(built, packaged, job.info.frames.count),
+        ]
         verification = report_checks(checks)
     timer.add("total", time.perf_counter() - started)
     report = build_stream_report(job, packaged, str(output), timer, {"kind": "local", "workers": workers},

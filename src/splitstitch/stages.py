@@ -69,7 +69,11 @@ def prepare(
 
 
 def encode_segment(
-    task: SegmentTask, source: MediaSource, store: Storage, work: Path, on_progress: Reporter | None = None,
+    task: SegmentTask,
+    source: MediaSource,
+    store: Storage,
+    work: Path,
+    on_progress: Reporter | None = None,
     timeout: float = 3600.0,
 ) -> EncodedSegment:
     """Encode and check one segment; store its fragments (and, for segment 0, the init) and its result.

@@ -224,4 +224,3 @@ def finish_streaming(job: Job, store: Storage, writer: Writer, entry: str | None
         f"missing {missing[0]}" if missing else "every URI in them was written")))  # fmt: skip
     return Packaged(Verification(tuple(checks)), tuple(videos), tuple(audios), tuple(encoded), tuple(written),
                     sum(written.values()), master if job.settings.streaming != "dash" else mpd_name)  # fmt: skip
-

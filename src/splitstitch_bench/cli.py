@@ -134,8 +134,17 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
-MEASURED_SETTINGS = ("codec", "crf", "preset", "height", "audio_bitrate", "audio_tracks", "segment_seconds",
-                     "encoder_threads", "verify")  # what a kept measurement depends on
+MEASURED_SETTINGS = (
+    "codec",
+    "crf",
+    "preset",
+    "height",
+    "audio_bitrate",
+    "audio_tracks",
+    "segment_seconds",
+    "encoder_threads",
+    "verify",
+)  # what a kept measurement depends on
 
 
 def measure_one(item: Item, opts: Options, specs: list[Any], keep: Path | None, reuse: bool) -> Any:

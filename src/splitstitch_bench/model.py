@@ -242,9 +242,18 @@ def lambda_job(shape: Shape, costs: Costs, net: Network, memory: Memory, cap: in
     if shape.audio:
         invocations.append(cost.Invocation("encode_audio", memory.encode, aud.seconds - 2 * net.transition_s))
     puts = 5 + 3 * n + (3 if shape.audio else 0) + parts_count + 2 + n  # + usage records
-    gets = 3 + scan_parallel * 8 + n * 8 + (8 if shape.audio else 0) + int((costs.finish_gets_per_segment + USAGE_GETS_PER_INVOCATION) * n) + n + parts_count
-    usage = cost.JobUsage(tuple(invocations), n, 0, puts, gets, 2 * shape.output_bytes, total / 3600,
-                          audio_plans=1 if shape.audio else 0)
+    gets = (
+        3
+        + scan_parallel * 8
+        + n * 8
+        + (8 if shape.audio else 0)
+        + int((costs.finish_gets_per_segment + USAGE_GETS_PER_INVOCATION) * n)
+        + n
+        + parts_count
+    )
+    usage = cost.JobUsage(
+        tuple(invocations), n, 0, puts, gets, 2 * shape.output_bytes, total / 3600, audio_plans=1 if shape.audio else 0
+    )
     job_cost = cost.estimate(usage)
     notes = {"segments": n, "waves": waves, "concurrency": min(cap, n), "encoder_threads": shape.encoder_threads,
              "vcpus": {"prepare": round(v_prep, 3), "encode": round(v_enc, 3), "finish": round(v_fin, 3)},

@@ -181,7 +181,9 @@ def prepare(store: S3Store, sfn: Any, upload: Upload, state_machine_arn: str, de
     store.put_json(contract.job_key(job_id), job.to_dict() | {"source_ref": ref})
     items = [map_item(job, store.bucket, ref, task) for task in job.tasks()]
     store.put_json(contract.items_key(job_id), items)
-    audio = [{"job": job_id, "bucket": store.bucket, "source": ref, "audio": plan.to_dict()} for plan in job.audio_plans()]
+    audio = [
+        {"job": job_id, "bucket": store.bucket, "source": ref, "audio": plan.to_dict()} for plan in job.audio_plans()
+    ]
     execution = contract.execution_name(job_id, admission.attempt)
     record = usage.record("prepare", memory_mb, began, init_s, True, s3_puts=4, s3_gets=4)
     write_status(store, job_id, STARTING, segments=len(job.plan.segments), plan=job.plan.reason, execution=execution,

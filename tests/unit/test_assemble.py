@@ -149,7 +149,9 @@ def test_build_part_refuses_bytes_that_differ_from_what_was_checked() -> None:
 
 
 def pieces(sizes: list[int]) -> Layout:
-    return Layout(b"h" * 1000, tuple(Piece("video", i, 0, s, "", fmp4_patch.Patch()) for i, s in enumerate(sizes)), 0, ())
+    return Layout(
+        b"h" * 1000, tuple(Piece("video", i, 0, s, "", fmp4_patch.Patch()) for i, s in enumerate(sizes)), 0, ()
+    )
 
 
 MIB = 1 << 20

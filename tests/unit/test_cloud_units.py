@@ -48,7 +48,9 @@ def test_admission(key, status, sequencer, expected) -> None:
 def test_remote_mp4_encoder_argv(monkeypatch) -> None:
     monkeypatch.setenv("SPLITSTITCH_CA_FILE", "/ca.pem")
     seg = Segment(3, 300, 360, 9_000_000, 10_800_000, 8_100_000, 100.0, 20.0)
-    task = SegmentTask(seg, video(), 0.0, Settings(preset="ultrafast"), 1, 90000, "joins", container="mov,mp4,m4a,3gp,3g2,mj2")
+    task = SegmentTask(
+        seg, video(), 0.0, Settings(preset="ultrafast"), 1, 90000, "joins", container="mov,mp4,m4a,3gp,3g2,mj2"
+    )
     assert encode_args(task, MediaSource.remote(URL, "uploads/a.mp4", 10**9), Path("/tmp/e.mp4")) == [
         "-ca_file", "/ca.pem", "-copyts", "-initial_request_size", "65536", "-noaccurate_seek", "-noautorotate",
         "-probesize", "32", "-protocol_whitelist", "https,tls,tcp", "-request_size", "4194304", "-ss", "89.999000",
@@ -82,7 +84,9 @@ def test_names() -> None:
     # the items the core's stored results belong to are the names steps give their error records
     task = SegmentTask(Segment(3, 90, 120, 270000, 360000, None, 3.0, 1.0), video(), 0.0, Settings(), 1, 90000)
     assert contract.item_of_result(result_name(3)) == encode_item_name(task) == "00003"
-    assert contract.item_of_result(result_name(3, "720p")) == encode_item_name(replace(task, rung="720p")) == "720p-00003"
+    assert (
+        contract.item_of_result(result_name(3, "720p")) == encode_item_name(replace(task, rung="720p")) == "720p-00003"
+    )
     assert contract.item_of_result(audio_result_name()) == "audio"
     assert contract.item_of_result(audio_result_name("a0-stereo")) == "audio-a0-stereo"
     assert contract.item_of_result("segments/init.mp4") is None

@@ -296,6 +296,7 @@ class ExecutionEvents:
     interval: float = 0.2
     seen: set[str] = field(default_factory=set)
     stop: threading.Event = field(default_factory=threading.Event)
+    lock: threading.Lock = field(default_factory=threading.Lock)  # one poll at a time: see poll()
 
     def start(self) -> None:
         threading.Thread(target=self._loop, name="eventbridge", daemon=True).start()
@@ -308,16 +309,20 @@ class ExecutionEvents:
                 log.debug("execution watcher", exc_info=True)
 
     def poll(self) -> None:
+        """Serialised: the background loop and `LocalStack.settle` both poll, and a poll that finds an execution
+        already `seen` must not return before the other has submitted its event (settle would see nothing
+        pending, and a test would read the job's status before the rule's target ran)."""
         from moto.events.models import EventPattern
 
-        for arn in self.state_machines:
-            for item in self.sfn.list_executions(stateMachineArn=arn)["executions"]:
-                if item["status"] not in TERMINAL or item["executionArn"] in self.seen:
-                    continue
-                self.seen.add(item["executionArn"])
-                execution = self.sfn.describe_execution(executionArn=item["executionArn"])
-                event = status_change_event(execution, self.region, self.account)
-                for rule in self.rules:
-                    if EventPattern.load(rule.pattern).matches_event(event):
-                        for target in rule.targets:
-                            self.async_invoker.submit(target, event)
+        with self.lock:
+            for arn in self.state_machines:
+                for item in self.sfn.list_executions(stateMachineArn=arn)["executions"]:
+                    if item["status"] not in TERMINAL or item["executionArn"] in self.seen:
+                        continue
+                    self.seen.add(item["executionArn"])
+                    execution = self.sfn.describe_execution(executionArn=item["executionArn"])
+                    event = status_change_event(execution, self.region, self.account)
+                    for rule in self.rules:
+                        if EventPattern.load(rule.pattern).matches_event(event):
+                            for target in rule.targets:
+                                self.async_invoker.submit(target, event)

@@ -31,6 +31,7 @@ from splitstitch.fmp4_init import TrackEdit, build_init
 from splitstitch.job import Job
 from splitstitch.ladder import Rung
 from splitstitch.plan import Segment
+from splitstitch.stages import RESULT_READERS
 from splitstitch.storage import Storage, get_json
 from splitstitch.verify import AUDIO_TOLERANCE_S, Check, Verification, compare
 
@@ -70,7 +71,9 @@ def segment_uri(index: int) -> str:
 def _rung(job: Job, rung: Rung, store: Storage, writer: Writer, published: dict[str, int]) -> tuple[package.Rendition, list[Check], list[EncodedSegment]]:  # fmt: skip
     """One rung's init and segments, written and parsed; its checks against the source and the plan."""
     assert job.info.video and job.info.frames
-    encoded = [EncodedSegment.from_dict(get_json(store, result_name(s.index, rung.name))) for s in job.plan.segments]
+    with ThreadPoolExecutor(max_workers=RESULT_READERS) as pool:  # one request each: in the cloud, at once
+        encoded = list(pool.map(lambda s: EncodedSegment.from_dict(get_json(store, result_name(s.index, rung.name))),
+                                job.plan.segments))  # fmt: skip
     if len({e.init_sha256 for e in encoded}) != 1:
         raise SegmentMismatchError(f"rung {rung.name}: segments were encoded with different inits")
     video_init = store.get_bytes(init_name(rung.name))

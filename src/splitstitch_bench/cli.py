@@ -21,7 +21,7 @@ from splitstitch.inputs import open_source
 from splitstitch.plan import plan_segments
 from splitstitch.settings import Settings
 from splitstitch.source import MediaSource
-from splitstitch_bench import cgroup, charts, kept, project, report, runner, stack, sweep, talk
+from splitstitch_bench import cgroup, charts, kept, project, report, runner, stack, streaming, sweep, talk
 from splitstitch_bench.catalog import BAND, parse_runtimes
 from splitstitch_bench.runner import Item, Options, machine_state, measure_item, measure_scan, source_doc
 
@@ -50,6 +50,7 @@ def add_bench(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg
     p.add_argument("--template", type=Path, help="template.yaml to model (default: the project's)")
     p.add_argument("--work-dir", type=Path, help="generated sources, measurements and temporary files (default: temp)")
     p.add_argument("--reuse", action="store_true", help="reuse measurements kept in --work-dir by an earlier run")
+    p.add_argument("--ladder", help="also the streaming job (HLS) with this ladder, e.g. 720,480,360,240")
     p.set_defaults(func=cmd_bench)
 
 
@@ -119,9 +120,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
             keep.mkdir(exist_ok=True)
         measured = [measure_one(item, opts, specs, keep, args.reuse) for item in items(args, sources)]
         measured[0].samples.extend(measure_scan(opts, _say))
+        ladders = [measure_ladder(m, opts, args.ladder, keep, args.reuse) for m in measured] if args.ladder else []
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     doc = build(measured, opts, args, before)
+    if ladders:
+        fits = project.fit_all(measured, deployed.deployment.scan_parallel)
+        doc["streaming"] = [streaming.entries(m, sm, fits, deployed, settings, specs, args.full_length)
+                            for m, sm in zip(measured, ladders, strict=True)]  # fmt: skip
 
     doc["bench_seconds"] = round(time.perf_counter() - started, 1)
     print_all(doc)
@@ -150,10 +156,7 @@ MEASURED_SETTINGS = (
 def measure_one(item: Item, opts: Options, specs: list[Any], keep: Path | None, reuse: bool) -> Any:
     """A row the talk did not run (the 10 GB job) is measured for the model only. With a work folder, each
     item's measurements are kept there (`--reuse` takes them instead of measuring again)."""
-    measured_settings = {k: v for k, v in opts.settings.to_dict().items() if k in MEASURED_SETTINGS}
-    key = hashlib.sha256(json.dumps([measured_settings, item.real_seconds, str(item.source),
-                                     [s.name for s in specs]]).encode()).hexdigest()[:12]  # fmt: skip
-    path = keep / f"{item.name}-{key}.json" if keep else None
+    path = keep / f"{item.name}-{kept_key(opts, item, specs)}.json" if keep else None
     if reuse and path and path.is_file():
         _say(f"{item.name}: reusing the measurements in {path}")
         measured = kept.from_dict(json.loads(path.read_text()))
@@ -168,6 +171,33 @@ def measure_one(item: Item, opts: Options, specs: list[Any], keep: Path | None, 
     if path:
         write_json(path, kept.to_dict(measured))
     return measured
+
+
+def kept_key(opts: Options, item: Item, specs: list[Any], *extra: str) -> str:
+    """What a kept measurement depends on: the measured settings, the item, the runtimes measured (a stack
+    asked later is run then, see `runner.complete`)."""
+    measured_settings = {k: v for k, v in opts.settings.to_dict().items() if k in MEASURED_SETTINGS}
+    names = [s.name for s in specs if s.kind != "aws"]
+    return hashlib.sha256(
+        json.dumps([measured_settings, item.real_seconds, str(item.source), names, *extra]).encode()
+    ).hexdigest()[:12]
+
+
+def measure_ladder(m: Any, opts: Options, ladder: str, keep: Path | None, reuse: bool) -> streaming.StreamMeasured:
+    """The streaming job's measurements for `m`'s source (kept and reused like the file job's)."""
+    path = keep / f"{m.item.name}-{kept_key(opts, m.item, [], 'ladder', ladder)}-ladder.json" if keep else None
+    if reuse and path and path.is_file():
+        _say(f"{m.item.name}: reusing the ladder measurements in {path}")
+        sm = streaming.StreamMeasured.from_dict(json.loads(path.read_text()))
+        missing = [s for s in opts.runtimes if s.kind == "aws" and s.name not in sm.runs]
+        if missing:
+            streaming.measure_runs(m, sm, streaming.stream_settings(opts.settings, ladder), opts, _say)
+            write_json(path, sm.to_dict())
+        return sm
+    sm = streaming.measure_stream(m, opts, ladder, _say)
+    if path:
+        write_json(path, sm.to_dict())
+    return sm
 
 
 def build(measured: list[Any], opts: Options, args: argparse.Namespace, before: dict[str, Any]) -> dict[str, Any]:
@@ -227,6 +257,9 @@ def print_all(doc: dict[str, Any]) -> None:
     if doc["targets"]:
         print()
         print(report.targets_table(doc["targets"]))
+    for entry in doc.get("streaming", []):
+        print(f"\n== {entry['name']} as a streaming job")
+        print(report.stream_table(entry))
     print()
     print(report.fits_table(doc["fits"]))
     print(report.validation_table(doc["validation"]))

@@ -15,8 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from splitstitch import stages
+from splitstitch import stages, streaming
+from splitstitch.audio import AudioPlan
 from splitstitch.codecs import ENCODER, output_format
+from splitstitch.encode import EncodedSegment, SegmentTask
 from splitstitch.ffmpeg import run_ffmpeg
 from splitstitch.inputs import Limits, check_file
 from splitstitch.job import Job
@@ -27,6 +29,7 @@ from splitstitch.report import StageTimer
 from splitstitch.settings import Settings
 from splitstitch.source import MediaSource
 from splitstitch.storage import LocalStorage
+from splitstitch.streaming_local import FolderWriter
 from splitstitch_bench import cgroup
 from splitstitch_bench.cpufit import Sample
 
@@ -83,24 +86,29 @@ def prepare(source: Path, settings: Settings, fanout: Fanout, vcpus: float | Non
 
 def encode_segment(job: Job, index: int, threads: int, vcpus: float | None, work: Path) -> Timed:
     """One segment through `stages.encode_segment` (encode, frame checks, decode check, store)."""
-    task = dataclasses.replace(job.segment_task(index), threads=threads)
+    return encode_task(job, dataclasses.replace(job.segment_task(index), threads=threads), vcpus, work)[1]
+
+
+def encode_task(job: Job, task: SegmentTask, vcpus: float | None, work: Path) -> tuple[EncodedSegment, Timed]:
+    """One encode (a segment, or a segment of one rung) through `stages.encode_segment`: its result and time."""
     media = MediaSource.local(Path(job.source))
     folder = work / f"enc-{uuid.uuid4().hex[:8]}"
     folder.mkdir(parents=True)
     try:
-        _, t = timed(vcpus, lambda: stages.encode_segment(task, media, LocalStorage(folder / "store"), folder))
+        return timed(vcpus, lambda: stages.encode_segment(task, media, LocalStorage(folder / "store"), folder))
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    return t
 
 
-def encode_audio(job: Job, vcpus: float | None, work: Path) -> Timed:
-    assert job.audio
+def encode_audio(job: Job, vcpus: float | None, work: Path, plan: AudioPlan | None = None) -> Timed:
+    """The audio plan of a file job (or `plan`, a streaming rendition) through `stages.encode_audio`."""
+    chosen = plan or job.audio
+    assert chosen is not None
     media = MediaSource.local(Path(job.source))
     folder = work / f"aud-{uuid.uuid4().hex[:8]}"
     folder.mkdir(parents=True)
     try:
-        _, t = timed(vcpus, lambda: stages.encode_audio(job.audio, media, LocalStorage(folder / "store"), folder))  # type: ignore[arg-type]
+        _, t = timed(vcpus, lambda: stages.encode_audio(chosen, media, LocalStorage(folder / "store"), folder))
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     return t
@@ -160,3 +168,17 @@ def local_job(source: Path, settings: Settings, output: Path, workers: int, vcpu
 def sample(stage: str, group: str, work: float, vcpus: float | None, threads: int, t: Timed, role: str,
            note: str = "") -> Sample:  # fmt: skip
     return Sample(stage, group, work, vcpus or 0.0, threads, t.wall_s, t.cpu_s, role, note)
+
+
+def package(stored: Stored, vcpus: float | None) -> tuple[dict[str, Any], Timed]:
+    """`streaming.finish_streaming` of a stored streaming job into a folder: its own CPU (the cloud's copies
+    happen on the server; here each segment is read and written locally, which errs slow)."""
+    out = stored.folder / f"package-{uuid.uuid4().hex[:8]}"
+    out.mkdir()
+    try:
+        done, t = timed(vcpus, lambda: streaming.finish_streaming(stored.job, stored.store, FolderWriter(out)))
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+    info = {"bytes": done.size, "files": len(done.files), "ok": done.verification.ok,
+            "items": len(stored.job.tasks()), "manifests": sum(1 for f in done.files if f.endswith((".m3u8", ".mpd")))}  # fmt: skip
+    return info, t

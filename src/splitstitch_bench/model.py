@@ -144,19 +144,69 @@ def schedule_map(durations: list[float], cap: int, starts: list[float]) -> list[
     return out
 
 
+@dataclass(frozen=True)
+class MapItem:
+    """One Distributed Map child: seconds of video, its compute at the encode share, bytes read and written."""
+
+    seconds: float
+    compute_s: float
+    read_bytes: int
+    out_bytes: int
+
+
+@dataclass(frozen=True)
+class Finished:
+    """The finish stage as modeled, with the S3 requests it makes."""
+
+    stage: Stage
+    compute_s: float  # of stage.seconds, what runs on the function's CPU
+    puts: int
+    gets: int
+
+
+FinishModel = Callable[[Shape, Costs, Network, float, int], Finished]  # (shape, costs, net, vcpus, map items)
+
+
+def file_items(shape: Shape, costs: Costs, v_enc: float) -> list[MapItem]:
+    out_rate = shape.output_bytes / shape.duration_s
+    return [MapItem(s, costs.encode(s, v_enc, shape.encoder_threads), encoder_read_bytes(shape, s), int(out_rate * s))
+            for s in shape.segments]  # fmt: skip
+
+
+def file_finish(shape: Shape, costs: Costs, net: Network, v_fin: float, n: int) -> Finished:
+    """Every fragment down, the output up in parts, 16 threads; the small GETs (each segment's result, each
+    invocation's usage record) 32 at once, as stages.finish and finish.finish read them; verification."""
+    req = net.s3_request_s
+    fin = Stage(bytes_in=shape.output_bytes, bytes_out=shape.output_bytes)
+    small_gets = (costs.finish_gets_per_segment / RESULT_READERS + USAGE_GETS_PER_INVOCATION / USAGE_READERS) * n
+    moved = 2 * shape.output_bytes / streams_mb_s(net, PART_THREADS)
+    parts_count = max(1, math.ceil(shape.output_bytes / (32 << 20)))
+    fin.parts = {"cold_start": net.cold_start_s, "small_gets": small_gets * req,
+                 "parts_io": moved + (n + parts_count) * req / PART_THREADS,
+                 "assemble_verify_cpu": costs.finish(shape.output_bytes, v_fin),
+                 "report_status_cleanup": (4 + math.ceil(3 * n / 1000)) * req}  # fmt: skip
+    fin.seconds = (fin.parts["cold_start"] + fin.parts["small_gets"] + overlap(net, fin.parts["parts_io"],
+                   fin.parts["assemble_verify_cpu"]) + fin.parts["report_status_cleanup"])  # fmt: skip
+    gets = int((costs.finish_gets_per_segment + USAGE_GETS_PER_INVOCATION) * n) + n + parts_count
+    return Finished(fin, fin.parts["assemble_verify_cpu"], parts_count + 2, gets)
+
+
 def lambda_job(shape: Shape, costs: Costs, net: Network, memory: Memory, cap: int, scan_parallel: int,
-               transitions: tuple[int, int]) -> JobModel:  # fmt: skip
-    """The modeled wall time, stages, timeline and cost of one job on the deployed stack."""
+               transitions: tuple[int, int], items: list[MapItem] | None = None, audio_plans: int | None = None,
+               finish: FinishModel = file_finish) -> JobModel:  # fmt: skip
+    """The modeled wall time, stages, timeline and cost of one job on the deployed stack: by default a single
+    file (one Map item per segment, one audio plan, the stitching finish); a streaming job passes its items
+    (segments x rungs), its audio renditions and its packaging finish (model_stream.py)."""
     stages: dict[str, Stage] = {}
     slots: list[Slot] = []
     req = net.s3_request_s
     v_prep, v_enc, v_fin = (lambda_vcpus(m) * net.core_speed for m in (memory.prepare, memory.encode, memory.finish))
     one = streams_mb_s(net, 1)
+    order = items if items is not None else file_items(shape, costs, v_enc)
+    plans = (1 if shape.audio else 0) if audio_plans is None else audio_plans
 
     # prepare: HEAD + sniff + ffprobe's header/index read, the parallel scan, plan, job + items + status PUTs
-    prep = Stage(
-        bytes_in=shape.source_bytes + shape.index_bytes + 4096, bytes_out=JSON_BYTES_PER_ITEM * len(shape.segments)
-    )
+    prep = Stage(bytes_in=shape.source_bytes + shape.index_bytes + 4096, bytes_out=JSON_BYTES_PER_ITEM * len(order))
     scan_io = shape.source_bytes / streams_mb_s(net, scan_parallel)
     prep.parts = {"cold_start": net.cold_start_s, "head_sniff_probe": 3 * req + shape.index_bytes / one,
                   "scan": overlap(net, scan_io, costs.scan(shape.packets, v_prep, scan_parallel)),
@@ -170,94 +220,69 @@ def lambda_job(shape: Shape, costs: Costs, net: Network, memory: Memory, cap: in
 
     # encode branch: Map state, item reader, children started at a rate, each cold in its first use
     enc = Stage()
-    items_read = req + JSON_BYTES_PER_ITEM * len(shape.segments) / one
-    map_start = t0 + net.transition_s + items_read
-    order = list(shape.segments)
+    map_start = t0 + net.transition_s + req + JSON_BYTES_PER_ITEM * len(order) / one
     starts = [map_start + i / net.child_start_per_s + per_item * net.transition_s + burst_delay(net, min(i, cap - 1))
               for i in range(len(order))]  # fmt: skip
     works, parts = [], []
-    out_rate = shape.output_bytes / shape.duration_s
-    for seconds in order:
-        read = encoder_read_bytes(shape, seconds)
-        compute = costs.encode(seconds, v_enc, shape.encoder_threads)
-        io = read / one + 2 * req
-        upload = (out_rate * seconds) / one + 3 * req  # fragments, init (segment 0), result json
-        parts.append((io, compute, upload, read))
-        works.append(overlap(net, io, compute) + upload)
+    for item in order:
+        io = item.read_bytes / one + 2 * req
+        upload = item.out_bytes / one + 3 * req  # fragments, init (segment 0), result json
+        parts.append((io, item.compute_s, upload))
+        works.append(overlap(net, io, item.compute_s) + upload)
     placed = schedule_map([w + net.cold_start_s for w in works], cap, starts)
     end_map = map_start
-    for (row, at, end, cold), work, (io, compute, upload, read) in zip(placed, works, parts, strict=True):
+    for (row, at, _, cold), work, (io, compute, upload), item in zip(placed, works, parts, order, strict=True):
         cold_s = net.cold_start_s if cold else 0.0
         end = at + cold_s + work
         end_map = max(end_map, end)
-        enc.bytes_in += read
+        enc.bytes_in += item.read_bytes
+        enc.bytes_out += item.out_bytes
         slots.append(Slot("encode", row, at, cold_s, io + upload, compute, end))
-    enc.bytes_out = shape.output_bytes
     enc.seconds = end_map - t0
     waves = math.ceil(len(order) / max(1, min(cap, len(order))))
-    longest = max(p[1] for p in parts) if parts else 0.0
     enc.parts = {"map_and_reader": map_start - t0, "child_start_spread": starts[-1] - map_start if starts else 0.0,
-                 "slowest_encode_compute": longest, "slowest_encode_io": max((p[0] for p in parts), default=0.0),
+                 "slowest_encode_compute": max((p[1] for p in parts), default=0.0),
+                 "slowest_encode_io": max((p[0] for p in parts), default=0.0),
                  "cold_start": net.cold_start_s, "waves": waves}  # fmt: skip
     stages["encode"] = enc
 
-    # audio branch: Choice + Task, the whole source on one stream, encoded once, uploaded
+    # audio branch: the audio Map (MaxConcurrency 0: every plan at once), each plan the whole source on one
+    # stream, encoded once, uploaded
     aud = Stage()
     end_audio = t0
-    if shape.audio:
+    if plans:
         audio_bytes = int(shape.duration_s * 128_000 / 8 * 1.02)
-        aud.bytes_in, aud.bytes_out = shape.source_bytes, audio_bytes
+        aud.bytes_in, aud.bytes_out = plans * shape.source_bytes, plans * audio_bytes
         io = shape.source_bytes / one + 2 * req
         compute = costs.audio(shape.duration_s, v_enc)
         aud.parts = {"transitions": 2 * net.transition_s, "cold_start": net.cold_start_s, "read_and_encode":
                      overlap(net, io, compute), "upload": audio_bytes / one + 3 * req}  # fmt: skip
         aud.seconds = sum(aud.parts.values())
         end_audio = t0 + aud.seconds
-        slots.append(Slot("audio", 0, t0 + 2 * net.transition_s, net.cold_start_s, io, compute, end_audio))
+        for row in range(plans):
+            slots.append(Slot("audio", row, t0 + 2 * net.transition_s, net.cold_start_s, io, compute, end_audio))
     stages["audio"] = aud
 
-    # finish: every fragment down, the output up in parts, 16 threads; the small GETs (each segment's result,
-    # each invocation's usage record) 32 at once, as stages.finish and finish.finish read them; verification
-    fin = Stage(bytes_in=shape.output_bytes, bytes_out=shape.output_bytes)
-    start_fin = max(end_map, end_audio) + net.transition_s
     n = len(order)
-    small_gets = (costs.finish_gets_per_segment / RESULT_READERS + USAGE_GETS_PER_INVOCATION / USAGE_READERS) * n
-    moved = 2 * shape.output_bytes / streams_mb_s(net, PART_THREADS)
-    parts_count = max(1, math.ceil(shape.output_bytes / (32 << 20)))
-    fin.parts = {"cold_start": net.cold_start_s, "small_gets": small_gets * req,
-                 "parts_io": moved + (n + parts_count) * req / PART_THREADS,
-                 "assemble_verify_cpu": costs.finish(shape.output_bytes, v_fin),
-                 "report_status_cleanup": (4 + math.ceil(3 * n / 1000)) * req}  # fmt: skip
-    transfer = fin.parts["parts_io"]
-    fin.seconds = (fin.parts["cold_start"] + fin.parts["small_gets"] + overlap(net, transfer, fin.parts["assemble_verify_cpu"])
-                   + fin.parts["report_status_cleanup"])  # fmt: skip
-    slots.append(Slot("finish", 0, start_fin, net.cold_start_s, fin.seconds - net.cold_start_s - fin.parts["assemble_verify_cpu"],
-                      fin.parts["assemble_verify_cpu"], start_fin + fin.seconds))  # fmt: skip
+    start_fin = max(end_map, end_audio) + net.transition_s
+    done = finish(shape, costs, net, v_fin, n)
+    fin = done.stage
+    slots.append(Slot("finish", 0, start_fin, net.cold_start_s, fin.seconds - net.cold_start_s - done.compute_s,
+                      done.compute_s, start_fin + fin.seconds))  # fmt: skip
     stages["finish"] = fin
     total = start_fin + fin.seconds + net.transition_s
 
     invocations = [cost.Invocation("prepare", memory.prepare, prep.seconds),
                    *(cost.Invocation("encode_segment", memory.encode, s.end - s.start) for s in slots if s.stage == "encode"),
                    cost.Invocation("finish", memory.finish, fin.seconds)]  # fmt: skip
-    if shape.audio:
-        invocations.append(cost.Invocation("encode_audio", memory.encode, aud.seconds - 2 * net.transition_s))
-    puts = 5 + 3 * n + (3 if shape.audio else 0) + parts_count + 2 + n  # + usage records
-    gets = (
-        3
-        + scan_parallel * 8
-        + n * 8
-        + (8 if shape.audio else 0)
-        + int((costs.finish_gets_per_segment + USAGE_GETS_PER_INVOCATION) * n)
-        + n
-        + parts_count
-    )
-    usage = cost.JobUsage(
-        tuple(invocations), n, 0, puts, gets, 2 * shape.output_bytes, total / 3600, audio_plans=1 if shape.audio else 0
-    )
+    invocations += [cost.Invocation("encode_audio", memory.encode, aud.seconds - 2 * net.transition_s)] * plans
+    puts = 5 + 3 * n + 3 * plans + n + done.puts  # + usage records
+    gets = 3 + scan_parallel * 8 + n * 8 + 8 * plans + done.gets
+    usage = cost.JobUsage(tuple(invocations), n, 0, puts, gets, 2 * enc.bytes_out, total / 3600, audio_plans=plans)
     job_cost = cost.estimate(usage)
     notes = {"segments": n, "waves": waves, "concurrency": min(cap, n), "encoder_threads": shape.encoder_threads,
              "vcpus": {"prepare": round(v_prep, 3), "encode": round(v_enc, 3), "finish": round(v_fin, 3)},
-             "memory_mb": vars(memory), "state_transitions": parent + per_item * n,
+             "memory_mb": vars(memory), "state_transitions": parent + (plans - 1) * cost.AUDIO_TRANSITIONS + per_item * n,
              "critical_branch": "encode" if end_map >= end_audio else "audio",
              "slowest_encode_s": round(max(works, default=0.0), 3)}  # fmt: skip
     return JobModel(total, stages, slots, job_cost, notes)

@@ -114,3 +114,21 @@ def assumptions_table(assumptions: dict[str, Any]) -> str:
     for key, source in SOURCES.items():
         lines.append(f"  {key:<18} {nominal[key]!s:>7} ({opt[key]!s} .. {pess[key]!s})  {source}")
     return "\n".join(lines)
+
+
+def stream_table(entry: dict[str, Any]) -> str:
+    """One streaming row: its ladder (measured bitrates), runtimes, modeled stages and the fits' validation."""
+    rungs = ", ".join(f"{r['name']} {r['measured_bps'] / 1e6:.2f} Mb/s (cap {r['maxrate_kbps']} kb/s)"
+                      for r in entry["rungs"])  # fmt: skip
+    lines = [f"ladder {entry['ladder']} ({entry['format']}): {rungs}; {entry['renditions']} audio rendition(s)",
+             runtime_table(entry)]  # fmt: skip
+    lam = next((e for e in entry["runtimes"] if e["how"] == "modeled"), None)
+    if lam:
+        lines.append(stage_table(lam["model"]))
+        n = lam["model"]["notes"]
+        lines.append(f"  {n['map_items']} Map items ({n['segments']} segments x {len(n['rungs'])} rungs)")
+    for s in entry["validation"]["summary"]:
+        lines.append(f"  validation {s['stage']} at {s['config']}: median error {s['median_error']:+.1%} "
+                     f"({s['min_error']:+.1%}..{s['max_error']:+.1%}, n={s['n']})")  # fmt: skip
+    lines += [f"  left out: {e[:300]}" for e in entry["errors"]]
+    return "\n".join(lines)

@@ -264,10 +264,10 @@ def deployed_job(m: Measured, spec: RuntimeSpec, opts: Options, say: Say) -> dic
 
 
 def complete(m: Measured, opts: Options, say: Say) -> bool:
-    """Kept measurements without an asked EC2 type: emulate it now (True if anything was added)."""
-    missing = [s for s in opts.runtimes if s.kind == "ec2" and s.name not in m.runs and "local" in m.runs]
+    """Kept measurements without an asked EC2 type or stack: emulate or run it now (True if anything was added)."""
+    missing = [s for s in opts.runtimes if s.kind in ("ec2", "aws") and s.name not in m.runs and "local" in m.runs]
     for spec in missing:
-        m.runs[spec.name] = emulate_ec2(m, spec, opts, say)
+        m.runs[spec.name] = emulate_ec2(m, spec, opts, say) if spec.kind == "ec2" else deployed_job(m, spec, opts, say)
     return bool(missing)
 
 

@@ -41,6 +41,25 @@ def test_bench_file_full_length(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert "MODELED" in printed and "validation" in printed and "one ffmpeg on this machine" in printed
 
 
+def test_bench_ladder_models_and_measures_the_streaming_job(tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "tiny.mp4", 4.0, "320x240")
+    out = tmp_path / "out.json"
+    code = main(["bench", str(clip), "--runtimes", "lambda", "--preset", "ultrafast", "--ladder", "240",
+                 "--segments-per-config", "1", "--json", str(out), "--work-dir", str(tmp_path / "w")])  # fmt: skip
+    assert code == 0
+    (entry,) = json.loads(out.read_text())["streaming"]
+    assert entry["format"] == "hls" and [r["name"] for r in entry["rungs"]] == ["240p"], entry["rungs"]
+    assert entry["rungs"][0]["measured_bps"] > 0 and not entry["errors"]
+    runs = {e["name"]: e for e in entry["runtimes"]}
+    assert runs["local"]["how"] == "measured" and runs["local"]["seconds"] > 0
+    lo, hi = runs["lambda"]["band_s"]
+    assert runs["lambda"]["how"] == "modeled" and lo <= runs["lambda"]["seconds"] <= hi
+    assert {"copy_segments", "manifests", "package_verify_cpu"} <= set(
+        runs["lambda"]["model"]["stages"]["finish"]["parts"]
+    )
+    assert {c["stage"] for c in entry["validation"]["checks"]} >= {"package"}
+
+
 @pytest.mark.skipif(cgroup.unavailable() is not None, reason=f"no CPU quotas here: {cgroup.unavailable()}")
 def test_quota_throttles_what_the_thread_starts() -> None:
     busy = ["-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30:duration=3", "-c:v", "libx264", "-preset", "medium",

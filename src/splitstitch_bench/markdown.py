@@ -1,11 +1,16 @@
 """Markdown tables from a bench JSON, for the README and docs/bench.md (so no figure is typed by hand):
 
-python -m splitstitch_bench.markdown bench/results/talk-full.json
+python -m splitstitch_bench.markdown bench/results/talk-full.json      # print every table
+python -m splitstitch_bench.markdown --update README.md docs/bench.md  # rewrite their marked tables
+
+A marked table sits between `<!-- bench TABLE JSON -->` and `<!-- /bench -->`; a test checks that the
+documents match their JSON.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -99,10 +104,64 @@ def sweeps(doc: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def streaming(doc: dict[str, Any]) -> str:
+    """The streaming job (`--ladder`): its rungs' measured bitrates, the runs and the model, per row."""
+    lines = ["| job | ladder (measured Mb/s) | local executor s | Lambda s (band) | Map items (waves) | "
+             "package s | $ | $ / out min |", "|---|---|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    for e in doc.get("streaming", []):
+        rungs = ", ".join(f"{r['name']} {r['measured_bps'] / 1e6:.2f}" for r in e["rungs"])
+        runs = {r["name"]: r for r in e["runtimes"]}
+        local = f"{runs['local']['seconds']:,.1f} *{runs['local']['how']}*" if "local" in runs else "-"
+        lam = runs.get("lambda")
+        if lam is None:
+            lines.append(f"| {e['name']} | {rungs} | {local} | - | - | - | - | - |")
+            continue
+        n, finish = lam["model"]["notes"], lam["model"]["stages"]["finish"]["seconds"]
+        lines.append(f"| {e['name']} | {rungs} | {local} | {lam['seconds']:.1f} ({lam['band_s'][0]:.1f}-"
+                     f"{lam['band_s'][1]:.1f}) *modeled* | {n['map_items']} ({n['waves']}) | {finish:.1f} | "
+                     f"{lam['usd']:.4f} | {lam['usd_per_min']:.4f} |")  # fmt: skip
+    checks = [(e["name"], s) for e in doc.get("streaming", []) for s in e["validation"]["summary"]]
+    if checks:
+        lines += ["", "| job | streaming fit validated | configuration | n | median error | range |",
+                  "|---|---|---|---:|---:|---|"]  # fmt: skip
+        lines += [f"| {name} | {s['stage']} | {s['config']} | {s['n']} | {s['median_error']:+.1%} | "
+                  f"{s['min_error']:+.1%} .. {s['max_error']:+.1%} |" for name, s in checks]  # fmt: skip
+    return "\n".join(lines)
+
+
+def fits(doc: dict[str, Any]) -> str:
+    lines = ["| stage | a (s) | b (s per unit) | points | e | r2 |", "|---|---:|---:|---:|---:|---:|"]
+    for name, f in doc["fits"].items():
+        lines.append(f"| {name} | {f['a_s']:.3f} | {f['b_s_per_unit']:.4g} | {f['points']} | "
+                     f"{f['efficiency']:.2f} | {f['thread_cost_2']:.2f} |")  # fmt: skip
+    return "\n".join(lines)
+
+
+TABLES = {"talk": talk, "stages": stages, "targets": targets, "costs": costs, "validation": validation,
+          "fits": fits, "sweeps": sweeps, "streaming": streaming}  # fmt: skip
+MARKED = re.compile(r"(<!-- bench (\w+) (\S+) -->\n)(.*?)(<!-- /bench -->)", re.S)
+
+
+def update(text: str, root: Path) -> str:
+    """`text` with every marked table rendered again from its JSON (paths relative to `root`)."""
+    docs: dict[str, dict[str, Any]] = {}
+
+    def render(m: re.Match[str]) -> str:
+        doc = docs.setdefault(m[3], json.loads((root / m[3]).read_text()))
+        return f"{m[1]}{TABLES[m[2]](doc)}\n{m[5]}"
+
+    return MARKED.sub(render, text)
+
+
 def main(argv: list[str] | None = None) -> int:
-    doc = json.loads(Path((argv or sys.argv[1:])[0]).read_text())
-    for title, render in (("talk", talk), ("stages", stages), ("targets", targets), ("costs", costs),
-                          ("validation", validation), ("sweeps", sweeps)):  # fmt: skip
+    args = sys.argv[1:] if argv is None else argv
+    if args[0] == "--update":
+        for name in args[1:]:
+            path = Path(name)
+            path.write_text(update(path.read_text(), Path.cwd()))
+        return 0
+    doc = json.loads(Path(args[0]).read_text())
+    for title, render in TABLES.items():
         print(f"<!-- {title} -->\n{render(doc)}\n")
     return 0
 

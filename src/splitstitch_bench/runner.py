@@ -252,10 +252,13 @@ def deployed_job(m: Measured, spec: RuntimeSpec, opts: Options, say: Say) -> dic
     """A deployed stack, timed from upload to downloaded output by the cloud package (`splitstitch cloud run`)."""
     from splitstitch_cloud.run import run_job
 
-    out = opts.work / "aws.mp4"
+    out = opts.work / ("aws-package" if opts.settings.streaming else "aws.mp4")  # a package is a folder
     result, t = measure.timed(None, lambda: run_job(m.item.source, spec.arg, endpoint_url=opts.endpoint_url,
                                                     output=out, settings=opts.settings.to_dict()))  # fmt: skip
-    out.unlink(missing_ok=True)
+    if out.is_dir():
+        shutil.rmtree(out)
+    else:
+        out.unlink(missing_ok=True)
     status = result["status"]
     say(f"{m.item.name}: {spec.name}: {t.wall_s:.2f} s from upload to downloaded output")
     return {"seconds": round(t.wall_s, 3), "stack": spec.arg, "endpoint_url": opts.endpoint_url,

@@ -132,12 +132,14 @@ def estimate(usage: JobUsage, prices: Prices | None = None) -> dict[str, Any]:
     }
 
 
-def client_cost(polls: int, egress_bytes: int, prices: Prices | None = None) -> dict[str, Any]:
-    """What a client adds to a job: its polls (one GET of the status and one LIST each) and its download."""
+def client_cost(polls: int, egress_bytes: int, files: int = 1, prices: Prices | None = None) -> dict[str, Any]:
+    """What a client adds to a job: its polls (one GET of the status and one LIST each, the LIST priced as a
+    PUT) and its download (`files` GETs: one file, or every file of a streaming package)."""
     p = prices or Prices()
-    usd = {"s3_requests": polls * (p.s3_put + p.s3_get), "egress": egress_bytes / 1e9 * p.egress_gb}
+    usd = {"s3_requests": polls * (p.s3_put + p.s3_get) + files * p.s3_get, "egress": egress_bytes / 1e9 * p.egress_gb}
     return {"usd": {k: round(v, 8) for k, v in usd.items()},
-            "quantities": {"polls": polls, "s3_puts": polls, "s3_gets": polls, "egress_gb": round(egress_bytes / 1e9, 6)}}  # fmt: skip
+            "quantities": {"polls": polls, "s3_puts": polls, "s3_gets": polls + files,
+                           "egress_gb": round(egress_bytes / 1e9, 6)}}  # fmt: skip
 
 
 def add(job_cost: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:

@@ -5,7 +5,9 @@ upload to downloaded output)."""
 from __future__ import annotations
 
 import json
+import shutil
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,8 @@ from splitstitch_cloud.jobs import ENDED, FAILED, read_status
 from splitstitch_cloud.storage import S3Store, client
 
 POLL_SECONDS = 1.0
+PACKAGE_ENTRIES = (".m3u8", ".mpd")  # a streaming job's output_key: its folder holds the package
+DOWNLOADERS = 16
 
 
 class CloudError(SplitstitchError):
@@ -123,9 +127,14 @@ def run_job(
     status, polls = follow(store, job, timeout, on_poll, after=uploaded_at)
     if status["state"] == FAILED:
         raise CloudError(f"job {job} failed: {status.get('reason') or 'no reason recorded'}")
-    target = output or source.with_name(f"{source.stem}.out{Path(status['output_key']).suffix}")
-    store.download(status["output_key"], target)
-    total = cost.add(status["cost"], cost.client_cost(polls, target.stat().st_size)) if status.get("cost") else None
+    if status["output_key"].endswith(PACKAGE_ENTRIES):
+        target, size, files = download_package(
+            store, status["output_key"], output or source.with_name(f"{source.stem}.out")
+        )
+    else:
+        target = output or source.with_name(f"{source.stem}.out{Path(status['output_key']).suffix}")
+        size, files = store.download(status["output_key"], target).stat().st_size, 1
+    total = cost.add(status["cost"], cost.client_cost(polls, size, files)) if status.get("cost") else None
     return {
         "job": job,
         "bucket": store.bucket,
@@ -137,3 +146,30 @@ def run_job(
         "polls": polls,
         "client_seconds": round(time.perf_counter() - started, 3),
     }
+
+
+def download_package(store: S3Store, entry_key: str, folder: Path) -> tuple[Path, int, int]:
+    """A streaming package (every key beside its entry playlist or MPD) into `folder`, DOWNLOADERS at once;
+    the folder appears whole (downloaded beside it, then renamed) and replaces only an earlier package.
+    Returns the local entry, the bytes and the files downloaded."""
+    prefix, entry = entry_key.rsplit("/", 1)
+    keys = store.keys(prefix + "/")
+    if folder.exists() and not any((folder / n).is_file() for n in ("master.m3u8", "manifest.mpd", entry)):
+        raise CloudError(f"{folder}: exists and holds no streaming package; choose another -o")
+    partial = folder.with_name(folder.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+
+    def get(key: str) -> int:
+        path = partial / key[len(prefix) + 1 :]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return store.download(key, path).stat().st_size
+
+    try:
+        with ThreadPoolExecutor(DOWNLOADERS) as pool:
+            size = sum(pool.map(get, keys))
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    shutil.rmtree(folder, ignore_errors=True)
+    partial.rename(folder)
+    return folder / entry, size, len(keys)

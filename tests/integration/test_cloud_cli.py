@@ -36,6 +36,26 @@ def test_cloud_run_uploads_follows_and_downloads(server_stack, samples, tmp_path
     assert json.loads(capsys.readouterr().out)["state"] == "succeeded"
 
 
+def test_cloud_run_downloads_a_streaming_package_whole(server_stack, samples, tmp_path: Path, capsys) -> None:
+    stack, url = server_stack
+    os.environ["AWS_ENDPOINT_URL"] = url
+    folder = tmp_path / "movie-hls"
+    code = main(["cloud", "run", str(samples("cfr")), "--bucket", stack.bucket, "--endpoint-url", url,
+                 "--key", "hls/movie.mp4", "--format", "hls", "--ladder", "240", "-o", str(folder),
+                 "--timeout", "90", "--quiet"])  # fmt: skip
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert captured.out.strip() == str(folder / "master.m3u8")
+    (entry,) = [k for k in stack.keys("outputs/hls/") if k.endswith("master.m3u8")]
+    prefix = entry.rsplit("/", 1)[0] + "/"
+    stored = {
+        k[len(prefix) :]: stack.s3.get_object(Bucket=stack.bucket, Key=k)["Body"].read() for k in stack.keys(prefix)
+    }
+    local = {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+    assert local == stored and "video/240p/playlist.m3u8" in local
+    assert not (tmp_path / "movie-hls.partial").exists()
+
+
 def test_cloud_status_of_an_unknown_job_is_one_line(server_stack, capsys) -> None:
     stack, url = server_stack
     assert main(["cloud", "status", "nope", "--bucket", stack.bucket, "--endpoint-url", url]) == 1

@@ -182,3 +182,30 @@ def test_the_plan_keeps_every_encode_well_under_the_timeout() -> None:
     # cuts land within 25% of the target and a short tail joins the last segment: at most 1.5 targets
     assert worst <= 1.5 * 900 * ENCODE_BUDGET < 0.6 * 900
     assert encode_budget(900.0) == 810.0 and encode_budget(6.0) == 3.0
+
+
+def test_a_package_download_replaces_only_an_earlier_package(tmp_path: Path) -> None:
+    from splitstitch_cloud.run import CloudError, download_package
+
+    files = {"outputs/m-1/master.m3u8": b"#EXTM3U\n", "outputs/m-1/video/240p/00000.m4s": b"x" * 10}
+
+    class Store:
+        def keys(self, prefix: str) -> list[str]:
+            return [k for k in files if k.startswith(prefix)]
+
+        def download(self, key: str, path: Path) -> Path:
+            path.write_bytes(files[key])
+            return path
+
+    stranger = tmp_path / "photos"
+    stranger.mkdir()
+    (stranger / "a.jpg").write_bytes(b"keep")
+    with pytest.raises(CloudError, match="holds no streaming package"):
+        download_package(Store(), "outputs/m-1/master.m3u8", stranger)  # type: ignore[arg-type]
+    assert (stranger / "a.jpg").read_bytes() == b"keep"
+    folder = tmp_path / "m"
+    assert download_package(Store(), "outputs/m-1/master.m3u8", folder) == (folder / "master.m3u8", 18, 2)  # type: ignore[arg-type]
+    (folder / "stale.m4s").write_bytes(b"old")
+    download_package(Store(), "outputs/m-1/master.m3u8", folder)  # type: ignore[arg-type]
+    assert sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()) == [
+        "master.m3u8", "video/240p/00000.m4s"]  # fmt: skip

@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 from splitstitch.media import MediaInfo
 from splitstitch.settings import Settings
-from splitstitch.throughput import encode_seconds
+from splitstitch.throughput import STARTUP_SECONDS, encode_seconds
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,7 @@ class Fanout:
     max_seconds: float = 120.0
     vcpus: float = 1.0
     budget_seconds: float = 3600.0  # one segment's estimated encode time must stay under this
+    wave_share: float = 0.0  # an encode wave may last this share of the source's duration (0: always fill)
     spare_cores_to_encoders: bool = False  # local: fewer segments than encoders get more threads each
 
     def to_dict(self) -> dict[str, Any]:
@@ -115,7 +116,10 @@ def output_size(info: MediaInfo, settings: Settings) -> tuple[int, int]:
 
 
 def target_seconds(info: MediaInfo, settings: Settings, fanout: Fanout) -> tuple[float, str]:
-    """Segment length and why: the user's, else fill the fan-out, clamped, capped by the time budget."""
+    """Segment length and why: the user's, else fill the fan-out, clamped; for a source long enough that a full
+    fan-out would finish its wave in under `wave_share` of the source's duration, fewer and longer segments
+    (each one's fixed costs - a start-up, a Map child, S3 requests - paid fewer times); capped by the time
+    budget. Estimates err slow, so the wave is shorter than planned."""
     assert info.video and info.frames
     seconds = info.video_seconds()
     fps = info.frames.count / seconds if seconds > 0 else 30.0
@@ -128,6 +132,11 @@ def target_seconds(info: MediaInfo, settings: Settings, fanout: Fanout) -> tuple
         wanted = seconds / max(1.0, fanout.concurrency * fanout.segments_per_encoder)
         chosen = min(max(wanted, fanout.min_seconds), fanout.max_seconds)
         why = f"{fanout.concurrency} encoders x {fanout.segments_per_encoder:g}"
+        wave = seconds * fanout.wave_share  # a long source: fewer, longer segments cost less and still finish
+        longest = (wave - STARTUP_SECONDS) / per_second if per_second > 0 else 0.0
+        if longest > chosen:
+            chosen = min(longest, fanout.max_seconds)
+            why += f", lengthened to an estimated {wave:.0f} s wave ({fanout.wave_share:.1%} of the source)"
     if chosen > budget_cap:
         chosen = max(budget_cap, 1.0 / fps)
         why += f", capped by the {fanout.budget_seconds:.0f} s encode budget (estimated {per_second:.1f} s per s)"

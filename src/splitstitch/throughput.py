@@ -19,6 +19,8 @@ PRESET_SPEED = {
 }  # fmt: skip
 CODEC_SPEED = {"h264": 1.0, "h265": 0.25, "vp9": 0.3, "av1": 0.3}
 THREAD_EFFICIENCY = 0.7  # each vCPU beyond the first adds this much of one (checked by the benchmark)
+STARTUP_SECONDS = 1.3  # per segment, before its frames: ffmpeg and x264 start-up, the seek's GOP decoded
+#                        (the benchmark's encode fits at 1 vCPU: 1.27-1.36 s for 720p-1440p x264 medium)
 
 
 def encode_seconds(width: int, height: int, frames: float, codec: Codec, preset: str, vcpus: float = 1.0) -> float:

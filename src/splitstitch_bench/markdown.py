@@ -97,9 +97,10 @@ def sweeps(doc: dict[str, Any]) -> str:
     out = []
     for sw in doc["sweeps"]:
         mem = " | ".join(f"{p['memory_mb']}: {p['seconds']:,.0f} s ${p['usd_per_min']:.4f}" for p in sw["memory"])
-        seg = ", ".join(f"{p['segments']} seg {p['seconds']:,.0f} s" for p in sw["segments"])
+        minutes = next(r["real"]["seconds"] for r in doc["rows"] if r["name"] == sw["row"]) / 60
+        seg = ", ".join(f"{p['segments']} seg {p['seconds']:,.0f} s ${p['usd'] / minutes:.4f}" for p in sw["segments"])
         wav = ", ".join(f"cap {p['cap']} ({p['waves']} waves) {p['seconds']:,.0f} s" for p in sw["waves"])
-        out.append(f"- {sw['row']}, memory (MB: s, $/min): {mem}\n- {sw['row']}, segments: {seg}\n- {sw['row']}, "
+        out.append(f"- {sw['row']}, memory (MB: s, $/min): {mem}\n- {sw['row']}, segments (s, $/min): {seg}\n- {sw['row']}, "
                    f"Map cap with the plan fixed: {wav}")  # fmt: skip
     return "\n".join(out)
 

@@ -27,9 +27,7 @@ def deployed_config(stack: str, endpoint_url: str | None, region: str | None) ->
         ]
     except Exception:  # no such stack, or no right to read the function: the template's defaults then
         return None
-    deployment = Deployment(int(env.get("MAX_CONCURRENCY", 1000)), int(env.get("ENCODE_MEMORY_MB", 1769)),
-                            int(env.get("ENCODE_TIMEOUT_S", 900)), int(env.get("MAX_SOURCE_BYTES", 100 * 10**9)))  # fmt: skip
-    return deployment, env.get("DEFAULT_SETTINGS", TEMPLATE_DEFAULTS)
+    return Deployment.from_env(env), env.get("DEFAULT_SETTINGS", TEMPLATE_DEFAULTS)
 
 
 def encode_event(store: S3Store, key: str, segment: int, stack: str, endpoint_url: str | None = None,

@@ -12,7 +12,7 @@ import json
 import os
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -64,17 +64,31 @@ class Deployment:
     encode_timeout_s: int = 900
     max_source_bytes: int = 100 * 10**9
     scan_parallel: int = 16
+    encode_wave_percent: float = 1.0  # template EncodeWavePercent: see Fanout.wave_share
 
     @classmethod
-    def from_env(cls) -> Deployment:
-        env = os.environ
-        return cls(int(env.get("MAX_CONCURRENCY", 500)), int(env.get("ENCODE_MEMORY_MB", MB_PER_VCPU)),
-                   int(env.get("ENCODE_TIMEOUT_S", 900)), int(env.get("MAX_SOURCE_BYTES", 100 * 10**9)),
-                   int(env.get("SCAN_PARALLEL", 16)))  # fmt: skip
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Deployment:
+        """From the prepare function's environment (or `env`, e.g. a deployed function's configuration)."""
+        env = os.environ if env is None else env
+        d = cls()
+        return cls(int(env.get("MAX_CONCURRENCY", d.max_concurrency)),
+                   int(env.get("ENCODE_MEMORY_MB", d.encode_memory_mb)),
+                   int(env.get("ENCODE_TIMEOUT_S", d.encode_timeout_s)),
+                   int(env.get("MAX_SOURCE_BYTES", d.max_source_bytes)),
+                   int(env.get("SCAN_PARALLEL", d.scan_parallel)),
+                   float(env.get("ENCODE_WAVE_PERCENT", d.encode_wave_percent)))  # fmt: skip
 
     def fanout(self) -> Fanout:
         vcpus = min(self.encode_memory_mb / MB_PER_VCPU, 6.0)
-        return Fanout(self.max_concurrency, 1.0, 1.0, 600.0, vcpus, self.encode_timeout_s * ENCODE_BUDGET)
+        return Fanout(
+            self.max_concurrency,
+            1.0,
+            1.0,
+            600.0,
+            vcpus,
+            self.encode_timeout_s * ENCODE_BUDGET,
+            wave_share=self.encode_wave_percent / 100,
+        )
 
 
 @dataclass(frozen=True)

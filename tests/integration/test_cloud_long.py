@@ -23,7 +23,8 @@ def video_packets(path: Path) -> int:
 @pytest.mark.slow
 def test_thirty_minutes_in_180_segments(aws_env: None, tmp_path: Path) -> None:
     source = long_source(tmp_path / "long.mp4", MINUTES * 60)
-    overrides = {"Preset": "ultrafast", "MaxConcurrency": SEGMENTS, "RetryIntervalSeconds": 1}
+    # EncodeWavePercent 0: fill the fan-out (this tiny video would otherwise be cut into a few long segments)
+    overrides = {"Preset": "ultrafast", "MaxConcurrency": SEGMENTS, "EncodeWavePercent": 0, "RetryIntervalSeconds": 1}
     with served_stack(overrides, concurrency=4) as stack:
         stack.s3.upload_file(str(source), stack.bucket, "uploads/long.mp4")
         stack.settle()

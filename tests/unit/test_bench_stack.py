@@ -50,6 +50,7 @@ def test_the_model_plans_with_what_the_prepare_function_is_given(deployed: stack
     fanout = deployed.deployment.fanout()
     assert fanout.concurrency == deployed.max_concurrency
     assert fanout.vcpus == pytest.approx(deployed.memory("encode_segment") / 1769)
+    assert fanout.wave_share == pytest.approx(params["EncodeWavePercent"] / 100) and fanout.wave_share > 0
 
 
 def test_state_transitions_counted_from_the_asl_match_the_cost_module(deployed: stack.Stack) -> None:

@@ -120,6 +120,27 @@ def test_target_seconds(info, settings: Settings, fanout: Fanout, seconds: float
     assert why in reason and ("capped" in reason) == ("capped" in why)
 
 
+HOUR_720P = media(video_info=video(width=1280, height=720), frame_index=frames(count=108000, step=3000))
+SEVEN_MIN_1440P = media(video_info=video(width=2560, height=1440), frame_index=frames(count=13950, step=3000))
+
+
+@pytest.mark.parametrize(
+    ("info", "share", "seconds", "lengthened"),
+    [
+        (HOUR_720P, 0.0, 7.2, False),                 # no wave goal: fill the 500 encoders
+        (HOUR_720P, 0.01, (36 - 1.3) / 2.0, True),    # 36 s wave at an estimated 2.0 s per second of 720p30
+        (HOUR_720P, 0.001, 7.2, False),               # a 3.6 s wave: filling the fan-out is longer already
+        (SEVEN_MIN_1440P, 0.01, 1.0, False),          # 465 s: 4.65 s wave < one 1 s segment at 8 s per s
+        (HOUR_720P, 0.5, 600.0, True),                # never past max_seconds
+    ],
+)  # fmt: skip
+def test_a_long_source_gets_fewer_longer_segments_within_its_wave_share(info, share, seconds, lengthened) -> None:
+    fanout = Fanout(500, max_seconds=600.0, wave_share=share)
+    got, reason = target_seconds(info, Settings(), fanout)
+    assert got == pytest.approx(seconds)
+    assert ("lengthened" in reason) == lengthened
+
+
 def test_target_seconds_uses_the_output_size() -> None:
     big = media(video_info=video(width=1920, height=1080), frame_index=frames(count=300, step=3000))
     full, _ = target_seconds(big, Settings(), Fanout(1, budget_seconds=1.0))

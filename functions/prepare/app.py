@@ -9,7 +9,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import S3Event, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from splitstitch_cloud.steps import Deployment, Upload, prepare
+from splitstitch_cloud.steps import Deployment, Upload, identified, prepare
 from splitstitch_cloud.storage import S3Store, client
 
 logger, tracer, metrics = Logger(), Tracer(), Metrics()
@@ -23,9 +23,10 @@ def lambda_handler(event: S3Event, context: LambdaContext) -> dict:
     jobs = []
     for record in event.records:
         obj = record.s3.get_object
-        upload = Upload(unquote_plus(obj.key), obj.etag, obj.version_id, obj.get("sequencer"))  # keys are URL-encoded
-        logger.append_keys(job=upload.job, key=upload.key)  # before any work: every line of this upload carries it
         store = S3Store(record.s3.bucket.name, client("s3"))
+        upload = Upload(unquote_plus(obj.key), obj.etag, obj.version_id, obj.get("sequencer"))  # keys are URL-encoded
+        upload = identified(store, upload)  # one HEAD: the settings metadata names the job too
+        logger.append_keys(job=upload.job, key=upload.key)  # before any work: every line of this upload carries it
         started = prepare(store, client("stepfunctions"), upload, os.environ["STATE_MACHINE_ARN"],
                           Deployment.from_env(), context.memory_limit_in_mb)  # fmt: skip
         logger.info(

@@ -189,10 +189,8 @@ def measure_ladder(m: Any, opts: Options, ladder: str, keep: Path | None, reuse:
     if reuse and path and path.is_file():
         _say(f"{m.item.name}: reusing the ladder measurements in {path}")
         sm = streaming.StreamMeasured.from_dict(json.loads(path.read_text()))
-        missing = [s for s in opts.runtimes if s.kind == "aws" and s.name not in sm.runs]
-        if missing:
-            streaming.measure_runs(m, sm, streaming.stream_settings(opts.settings, ladder), opts, _say)
-            write_json(path, sm.to_dict())
+        streaming.complete(m, sm, streaming.stream_settings(opts.settings, ladder), opts, _say)
+        write_json(path, sm.to_dict())
         return sm
     sm = streaming.measure_stream(m, opts, ladder, _say)
     if path:

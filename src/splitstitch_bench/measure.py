@@ -100,6 +100,12 @@ def encode_task(job: Job, task: SegmentTask, vcpus: float | None, work: Path) ->
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def cut(source: Path, seconds: float, out: Path) -> Path:
+    """The first `seconds` of `source`, stream-copied (a second, shorter length for a fit)."""
+    run_ffmpeg(["-y", "-i", str(source), "-t", f"{seconds:.3f}", "-map", "0", "-c", "copy", str(out)])
+    return out
+
+
 def encode_audio(job: Job, vcpus: float | None, work: Path, plan: AudioPlan | None = None) -> Timed:
     """The audio plan of a file job (or `plan`, a streaming rendition) through `stages.encode_audio`."""
     chosen = plan or job.audio

@@ -3,9 +3,10 @@ single-file one, on the same scaled sources.
 
 Measured here, per rung: segment encodes of the streaming plan's 6 s segments through `stages.encode_segment`
 (each rung scales the same source down and caps its bitrate) at 1 vCPU and at 2 threads on 2 vCPUs (fit),
-at 0.5 vCPU (validation); the rung's output bitrate from those encodes; each audio rendition once; the
-packaging finish (`streaming.finish_streaming`) of the whole scaled job at 1 vCPU (fit, per Map item) and at
-the finish function's share (validation); the local executor's streaming job end to end; and, with
+at 0.5 vCPU (validation); the rung's output bitrate from those encodes; the first audio rendition and the
+packaging finish (`streaming.finish_streaming`, per Map item) at 1 vCPU on the whole scaled job and on its
+first quarter (two lengths, so that a fit tells start-up from work), the packaging also at the finish
+function's share (validation); the local executor's streaming job end to end; and, with
 `aws:STACK`, the deployed stack (or a local one, `--endpoint-url`) from upload to downloaded master playlist.
 
 Modeled: the deployed stack on the real length (model_stream.py), with the prepare, scan and audio fits of
@@ -84,23 +85,52 @@ def measure_stream(m: Measured, opts: Options, ladder: str, say: Say) -> StreamM
                 say(f"{m.item.name} {rung.name}: segment {index} ({seconds:.2f} s) at {vcpus or 'no quota'} vCPU, "
                     f"{threads} thread(s): {t.wall_s:.2f} s wall, {t.cpu_s:.2f} s CPU, {rates[-1] / 1e6:.2f} Mb/s")  # fmt: skip
         sm.rung_bps[rung.name] = statistics.median(rates)
-    for plan in job.renditions[:1]:  # every rendition encodes the whole source's audio once; the first is timed
-        t = measure.encode_audio(job, one, opts.work, plan)
-        sm.samples.append(measure.sample("audio", "rendition", m.seconds, one or 1.0, 1, t, FIT))
+    measure_rendition(m, sm, job, one, opts, say)
     measure_package(m, sm, job, opts, quotas, say)
-    measure_runs(m, sm, settings, opts, say)
+    complete(m, sm, settings, opts, say)
     return sm
 
 
+def complete(m: Measured, sm: StreamMeasured, settings: Settings, opts: Options, say: Say) -> None:
+    """What kept measurements lack: the second, shorter length of the audio and packaging fits (a fit on one
+    length cannot tell start-up from work, and would scale start-up to the real length), and the runs."""
+    if (
+        len({s.work for s in sm.samples if s.stage == "audio"}) < 2
+        or len({s.work for s in sm.samples if s.stage == "package"}) < 2
+    ):
+        quotas = cgroup.unavailable() is None
+        one = 1.0 if quotas else None
+        cut = opts.work / f"cut-{m.item.name}{m.item.source.suffix}"
+        measure.cut(m.item.source, m.seconds / 4, cut)
+        try:
+            job, _ = measure.prepare(cut, settings, opts.stack.deployment.fanout(), one)
+            measure_rendition(m, sm, job, one, opts, say)
+            measure_package(m, sm, job, opts, False, say)
+        finally:
+            cut.unlink(missing_ok=True)
+    measure_runs(m, sm, settings, opts, say)
+
+
+def measure_rendition(m: Measured, sm: StreamMeasured, job: Any, one: float | None, opts: Options, say: Say) -> None:
+    """Every rendition encodes the whole source's audio once; the first is timed."""
+    for plan in job.renditions[:1]:
+        t = measure.encode_audio(job, one, opts.work, plan)
+        seconds = job.info.video_seconds()
+        sm.samples.append(measure.sample("audio", "rendition", seconds, one or 1.0, 1, t, FIT))
+        say(f"{m.item.name}: audio rendition of {seconds:.1f} s at {one} vCPU: {t.wall_s:.2f} s")
+
+
 def measure_package(m: Measured, sm: StreamMeasured, job: Any, opts: Options, quotas: bool, say: Say) -> None:
-    """The packaging finish on the whole scaled job (encoded at `ultrafast`: packaging reads and writes bytes
-    and parses fragment heads; how they were encoded does not matter)."""
+    """The packaging finish on a whole scaled job (encoded at `ultrafast`: packaging reads and writes bytes
+    and parses fragment heads; how they were encoded does not matter); validated at the finish function's
+    share when `quotas`."""
     fast = dataclasses.replace(job, settings=dataclasses.replace(job.settings, preset="ultrafast"))
     folder = Path(tempfile.mkdtemp(prefix="package-", dir=opts.work))
     try:
         stored = measure.stored_job(fast, folder, opts.cpus)
         v_fin = round(lambda_vcpus(opts.stack.memory("finish")), 2)
-        for vcpus, role in ((1.0 if quotas else None, FIT), *(((v_fin, VALIDATE),) if quotas else ())):
+        fit_at = 1.0 if cgroup.unavailable() is None else None
+        for vcpus, role in ((fit_at, FIT), *(((v_fin, VALIDATE),) if quotas else ())):
             info, t = measure.package(stored, vcpus)
             sm.manifests = info["manifests"]
             sm.samples.append(measure.sample("package", "", info["items"], vcpus or 1.0, 1, t, role))

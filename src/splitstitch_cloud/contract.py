@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import re
 from pathlib import PurePosixPath
+from typing import Any
 
 UPLOADS, WORK, OUTPUTS, JOBS = "uploads/", "work/", "outputs/", "jobs/"
 NAME_LIMIT = 80  # Step Functions execution names: 1-80 of [A-Za-z0-9_-]
@@ -22,11 +23,19 @@ JOB_LIMIT = NAME_LIMIT - 4  # room for an attempt suffix ("-2" ... "-999")
 DIGEST = 16
 
 
-def job_name(key: str, etag_or_version: str) -> str:
-    """A deterministic job name: a duplicated S3 event for the same object gives the same job."""
-    digest = hashlib.sha256(f"{key}\0{etag_or_version}".encode()).hexdigest()[:DIGEST]
+def job_name(key: str, etag_or_version: str, settings: str | None = None) -> str:
+    """A deterministic job name: a duplicated S3 event for the same object gives the same job. The upload's
+    settings (its metadata) are part of it: the same file uploaded again with other settings is another job."""
+    identity = f"{key}\0{etag_or_version}" + (f"\0{settings}" if settings else "")
+    digest = hashlib.sha256(identity.encode()).hexdigest()[:DIGEST]
     stem = re.sub(r"[^A-Za-z0-9_-]+", "-", PurePosixPath(key).stem).strip("-_") or "job"
     return f"{stem[: JOB_LIMIT - len(digest) - 1]}-{digest}"
+
+
+def job_of_head(key: str, head: dict[str, Any]) -> str:
+    """The job of the object whose HeadObject answer is `head`."""
+    etag_or_version = head.get("VersionId") or head["ETag"].strip('"')
+    return job_name(key, etag_or_version, head.get("Metadata", {}).get(SETTINGS_METADATA))
 
 
 def execution_name(job: str, attempt: int) -> str:

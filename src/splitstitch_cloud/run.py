@@ -53,7 +53,7 @@ def job_of_key(store: S3Store, key: str) -> str:
         head = store.head(key)
     except store.s3.exceptions.ClientError as exc:
         raise CloudError(f"{key}: no such upload in {store.bucket} ({exc.response['Error'].get('Code')})") from None
-    return contract.job_name(key, head.get("VersionId") or head["ETag"].strip('"'))
+    return contract.job_of_head(key, head)
 
 
 def progress(store: S3Store, job: str, status: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -8,6 +8,7 @@ multipart upload), and calls `splitstitch.stages`; every invocation records what
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import tempfile
@@ -108,10 +109,21 @@ class Upload:
     etag: str
     version: str | None = None
     sequencer: str | None = None
+    settings: str | None = None  # its x-amz-meta-splitstitch-settings (see `identified`)
 
     @property
     def job(self) -> str:
-        return contract.job_name(self.key, self.version or self.etag)
+        return contract.job_name(self.key, self.version or self.etag, self.settings)
+
+
+def identified(store: S3Store, upload: Upload) -> Upload:
+    """`upload` with its settings metadata (part of the job's identity; S3 events do not carry metadata). An
+    object already gone keeps none: planning it fails as before."""
+    try:
+        head = store.head(upload.key, upload.version)
+    except store.s3.exceptions.ClientError:
+        return upload
+    return dataclasses.replace(upload, settings=head.get("Metadata", {}).get(contract.SETTINGS_METADATA))
 
 
 def job_settings(defaults_json: str | None, metadata: dict[str, str]) -> Settings:

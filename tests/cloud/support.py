@@ -107,7 +107,7 @@ def upload(stack: Stack, path: Path, key: str, settings: str | None = None) -> s
     stack.s3.put_object(Bucket=stack.bucket, Key=key, Body=path.read_bytes(), Metadata=metadata)
     stack.settle()
     head = stack.s3.head_object(Bucket=stack.bucket, Key=key)
-    return contract.job_name(key, head.get("VersionId") or head["ETag"].strip('"'))
+    return contract.job_of_head(key, head)
 
 
 def failing_encoder(

@@ -166,6 +166,20 @@ def test_a_reupload_after_a_failure_is_a_new_attempt(make_stack, samples, monkey
     assert names == sorted([job, contract.execution_name(job, 2)])
 
 
+def test_the_same_file_with_other_settings_is_another_job(make_stack, samples) -> None:
+    """A re-upload that asks for other settings must not be answered with the output of the first job."""
+    stack = make_stack()
+    first = upload(stack, samples("cfr"), "uploads/twice.mp4")
+    assert stack.wait(first)["status"] == "SUCCEEDED"
+    second = upload(stack, samples("cfr"), "uploads/twice.mp4", settings='{"crf": 30}')
+    assert second != first
+    assert stack.wait(second)["status"] == "SUCCEEDED"
+    outputs = {j: stack.json(contract.status_key(j))["output_key"] for j in (first, second)}
+    assert outputs[first] != outputs[second]
+    report = stack.json(stack.json(contract.status_key(second))["report_key"])
+    assert report["settings"]["crf"] == 30, report["settings"]
+
+
 def test_an_upload_over_the_size_limit_is_refused_before_anything_is_read(make_stack, samples) -> None:
     stack = make_stack(MaxSourceBytes=100_000)
     requests: list[tuple[str, str]] = []

@@ -133,7 +133,8 @@ def target_seconds(info: MediaInfo, settings: Settings, fanout: Fanout) -> tuple
         chosen = min(max(wanted, fanout.min_seconds), fanout.max_seconds)
         why = f"{fanout.concurrency} encoders x {fanout.segments_per_encoder:g}"
         wave = seconds * fanout.wave_share  # a long source: fewer, longer segments cost less and still finish
-        longest = (wave - STARTUP_SECONDS) / per_second if per_second > 0 else 0.0
+        one_thread = encode_seconds(width, height, fps, settings.codec, settings.preset, min(1.0, fanout.vcpus))
+        longest = (wave - STARTUP_SECONDS) / one_thread if one_thread > 0 else 0.0  # no credit for threads
         if longest > chosen:
             chosen = min(longest, fanout.max_seconds)
             why += f", lengthened to an estimated {wave:.0f} s wave ({fanout.wave_share:.1%} of the source)"

@@ -107,19 +107,21 @@ def sweeps(doc: dict[str, Any]) -> str:
 
 def streaming(doc: dict[str, Any]) -> str:
     """The streaming job (`--ladder`): its rungs' measured bitrates, the runs and the model, per row."""
-    lines = ["| job | ladder (measured Mb/s) | local executor s | Lambda s (band) | Map items (waves) | "
-             "package s | $ | $ / out min |", "|---|---|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    lines = ["| job | ladder (measured Mb/s) | local executor s | local stack s | Lambda s (band) | Map items (waves) | "
+             "encode / audio / package s | $ | $ / out min |", "|---|---|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
     for e in doc.get("streaming", []):
         rungs = ", ".join(f"{r['name']} {r['measured_bps'] / 1e6:.2f}" for r in e["rungs"])
         runs = {r["name"]: r for r in e["runtimes"]}
-        local = f"{runs['local']['seconds']:,.1f} *{runs['local']['how']}*" if "local" in runs else "-"
+        ran = [f"{r['seconds']:,.1f} *{r['how']}*" if r else "-" for r in (runs.get("local"),
+               next((v for k, v in runs.items() if k.startswith("aws:")), None))]  # fmt: skip
         lam = runs.get("lambda")
         if lam is None:
-            lines.append(f"| {e['name']} | {rungs} | {local} | - | - | - | - | - |")
+            lines.append(f"| {e['name']} | {rungs} | {ran[0]} | {ran[1]} | - | - | - | - | - |")
             continue
-        n, finish = lam["model"]["notes"], lam["model"]["stages"]["finish"]["seconds"]
-        lines.append(f"| {e['name']} | {rungs} | {local} | {lam['seconds']:.1f} ({lam['band_s'][0]:.1f}-"
-                     f"{lam['band_s'][1]:.1f}) *modeled* | {n['map_items']} ({n['waves']}) | {finish:.1f} | "
+        n, st = lam["model"]["notes"], lam["model"]["stages"]
+        lines.append(f"| {e['name']} | {rungs} | {ran[0]} | {ran[1]} | {lam['seconds']:.1f} ({lam['band_s'][0]:.1f}-"
+                     f"{lam['band_s'][1]:.1f}) *modeled* | {n['map_items']} ({n['waves']}) | "
+                     f"{st['encode']['seconds']:.1f} / {st['audio']['seconds']:.1f} / {st['finish']['seconds']:.1f} | "
                      f"{lam['usd']:.4f} | {lam['usd_per_min']:.4f} |")  # fmt: skip
     checks = [(e["name"], s) for e in doc.get("streaming", []) for s in e["validation"]["summary"]]
     if checks:

@@ -91,13 +91,15 @@ def shape(m: Measured, plan: Plan, full: bool) -> model.Shape:
 
 
 def lambda_run(m: Measured, fits: Fits, stack: Stack, settings: Settings, full: bool, encode_mb: int | None = None,
-               cap: int | None = None, net: str = "nominal") -> model.JobModel:  # fmt: skip
-    """The deployed stack (optionally with another encode memory or Map cap) on this job."""
+               cap: int | None = None, net: str = "nominal", wave_percent: float | None = None) -> model.JobModel:  # fmt: skip
+    """The deployed stack (optionally with another encode memory, Map cap or wave share) on this job."""
     deployment = stack.deployment
     if encode_mb is not None:
         deployment = dataclasses.replace(deployment, encode_memory_mb=encode_mb)
     if cap is not None:
         deployment = dataclasses.replace(deployment, max_concurrency=cap)
+    if wave_percent is not None:
+        deployment = dataclasses.replace(deployment, encode_wave_percent=wave_percent)
     plan = plan_segments(m.full if full else m.info, settings, deployment.fanout())
     memory = model.Memory(stack.memory("prepare"), deployment.encode_memory_mb, stack.memory("finish"))
     return model.lambda_job(shape(m, plan, full), costs(m, fits, m.plan_s), BAND[net], memory,

@@ -32,10 +32,11 @@ def memory_sweep(m: Measured, fits: Fits, stack: Stack, settings: Settings, full
 
 
 def segment_sweep(m: Measured, fits: Fits, stack: Stack, settings: Settings, full: bool) -> list[dict[str, Any]]:
-    """MaxConcurrency = cap: the planner cuts cap segments (or fewer), all in one wave."""
+    """MaxConcurrency = cap and no wave share (EncodeWavePercent 0): the planner cuts cap segments (or fewer),
+    all in one wave: the trade between time and cost that the wave share picks a point of."""
     out = []
     for cap in CAPS:
-        job = lambda_run(m, fits, stack, settings, full, cap=cap)
+        job = lambda_run(m, fits, stack, settings, full, cap=cap, wave_percent=0.0)
         out.append({"cap": cap, "segments": job.notes["segments"], "seconds": round(job.seconds, 2),
                     "encode_s": round(job.stages["encode"].seconds, 2), "usd": job.cost["usd"]["total"]})  # fmt: skip
     return out

@@ -198,3 +198,10 @@ def test_plan_and_job_round_trip_through_json() -> None:
     assert again == job
     assert again.segment_task(1) == job.segment_task(1) and job.segment_task(1).segment == plan.segments[1]
     assert job.timescale == 90000
+
+
+def test_the_wave_share_gives_no_credit_for_threads() -> None:
+    """More vCPUs must not lengthen segments: the encoder's thread scaling is not something to plan on."""
+    one, _ = target_seconds(HOUR_720P, Settings(), Fanout(500, max_seconds=600.0, wave_share=0.01))
+    three, _ = target_seconds(HOUR_720P, Settings(), Fanout(500, max_seconds=600.0, wave_share=0.01, vcpus=3.0))
+    assert three == pytest.approx(one)

@@ -16,7 +16,8 @@ from typing import Any
 
 import boto3
 
-from splitstitch_cloud.local.aws import AsyncInvoker, ExecutionEvents, Rule
+from splitstitch_cloud.local.aws import AsyncInvoker
+from splitstitch_cloud.local.eventbridge import ExecutionEvents, Rule
 from splitstitch_cloud.local.invoker import Invoker
 from splitstitch_cloud.local.template import FunctionSpec, Resolver, function_spec, resources
 

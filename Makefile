@@ -57,6 +57,7 @@ player-libs: setup
 
 test: setup lint
 	$(BIN)/pytest -q -n 2 tests
+	$(BIN)/pytest -q -p no:xdist bench --benchmark-disable  # the benchmarks run once each: they cannot rot
 
 # Stage benchmarks against the stored baseline (bench/baseline/, made on this project's 2-core VM by
 # `make bench-baseline`): a median more than 50% slower fails. Then the pipeline against one ffmpeg,

@@ -8,6 +8,7 @@ clip, and prepare/finish over a sweep of source durations, where the serial stag
 from __future__ import annotations
 
 import dataclasses
+import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ from splitstitch.codecs import output_format
 from splitstitch.inputs import Limits, check_file
 from splitstitch.job import Job
 from splitstitch.pipeline import local_fanout, run_pool
+from splitstitch.progress import SILENT
 from splitstitch.report import StageTimer
 from splitstitch.samples import make_clip
 from splitstitch.settings import Settings
@@ -41,9 +43,12 @@ class Staged:
 
 
 def prepare(source: Path, settings: Settings) -> Job:
+    """The prepare stage as the local executor runs it (a source on one timeline: nothing is written)."""
     head = check_file(source, Limits())
     fmt = output_format(settings.codec, Path("out.mp4"))
-    return stages.prepare(uuid.uuid4().hex[:8], MediaSource.local(source), settings, fmt, local_fanout(2), head=head)
+    with tempfile.TemporaryDirectory(prefix="bench-prepare-") as tmp:
+        return stages.prepare(uuid.uuid4().hex[:8], MediaSource.local(source), settings, fmt, local_fanout(2),
+                              store=LocalStorage(Path(tmp)), work=Path(tmp), head=head)  # fmt: skip
 
 
 def staged_clip(folder: Path, size: str, seconds: float) -> Staged:
@@ -51,7 +56,7 @@ def staged_clip(folder: Path, size: str, seconds: float) -> Staged:
     settings = Settings(segment_seconds=SEGMENT_SECONDS, preset="veryfast")
     job = prepare(source, settings)
     store = LocalStorage(folder / f"store-{size}-{seconds:g}")
-    run_pool(job, MediaSource.local(source), store, folder, 2, StageTimer(), lambda *a: None)
+    run_pool(job, MediaSource.local(source), store, folder, 2, StageTimer(), SILENT)
     return Staged(source, MediaSource.local(source), settings, job, store, folder)
 
 

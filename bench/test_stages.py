@@ -20,7 +20,7 @@ def fresh(base: Path) -> Path:
 
 
 def test_prepare(benchmark, clip: Staged) -> None:
-    job = benchmark.pedantic(prepare, args=(clip.source, clip.settings), rounds=3)
+    job = benchmark.pedantic(prepare, args=(clip.source, clip.settings), rounds=3, warmup_rounds=1)
     assert job.plan.frames == clip.job.plan.frames
 
 
@@ -50,15 +50,15 @@ def finish(staged: Staged, folder: Path) -> stages.Finished:
 
 
 def test_finish(benchmark, clip: Staged, tmp_path: Path) -> None:
-    done = benchmark.pedantic(lambda: finish(clip, fresh(tmp_path)), rounds=5)
+    done = benchmark.pedantic(lambda: finish(clip, fresh(tmp_path)), rounds=7, warmup_rounds=2)
     assert done.verification.ok, done.verification.failed()
 
 
 def test_prepare_by_duration(benchmark, sweep: Staged) -> None:
-    job = benchmark.pedantic(prepare, args=(sweep.source, sweep.settings), rounds=3)
+    job = benchmark.pedantic(prepare, args=(sweep.source, sweep.settings), rounds=3, warmup_rounds=1)
     assert job.plan.frames == sweep.job.plan.frames
 
 
 def test_finish_by_duration(benchmark, sweep: Staged, tmp_path: Path) -> None:
-    done = benchmark.pedantic(lambda: finish(sweep, fresh(tmp_path)), rounds=5)
+    done = benchmark.pedantic(lambda: finish(sweep, fresh(tmp_path)), rounds=7, warmup_rounds=2)
     assert done.verification.ok

@@ -60,9 +60,11 @@ def timed(vcpus: float | None, run: Callable[[], T], credits: cgroup.CreditPlan 
 
 
 def single_command_args(source: Path, settings: Settings, output: Path) -> list[str]:
-    """One ffmpeg doing the whole job ("laptop"): the same encoder settings, x264 choosing its threads."""
+    """One ffmpeg doing the whole job ("laptop"): the same encoder settings, x264 choosing its threads, an output
+    that plays while it downloads like ours (`+faststart`; issue 7's baseline command)."""
     return ["-i", f"file:{source}", "-c:v", ENCODER[settings.codec], "-preset", settings.preset,
-            "-crf", str(settings.effective_crf), "-c:a", "aac", "-b:a", "128k", "-f", "mp4", f"file:{output}"]  # fmt: skip
+            "-crf", str(settings.effective_crf), "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "128k",
+            "-movflags", "+faststart", "-f", "mp4", f"file:{output}"]  # fmt: skip
 
 
 def laptop(source: Path, settings: Settings, output: Path) -> Timed:

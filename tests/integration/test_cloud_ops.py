@@ -269,7 +269,7 @@ def test_event_encode_prints_an_item_sam_local_invoke_can_run(make_stack, sample
     argv = ["--stack", "splitstitch", "--endpoint-url", stack.endpoint]  # the stack's outputs name the bucket
     assert main(["cloud", "event", "encode", "--key", "uploads/one.mp4", "--segment", "2", *argv]) == 0
     printed = capsys.readouterr().out  # in-process handlers' loggers also print here: the item is the indented JSON
-    item = json.loads(printed[printed.index("{\n") :])
+    item, _ = json.JSONDecoder().raw_decode(printed[printed.index("{\n") :])
     assert item == planned[2]  # what the prepare function planned for the Map
     out = handler(stack, "EncodeSegmentFunction")(item, context(stack, "EncodeSegmentFunction"))
     assert out == {"index": 2, "frames": item["task"]["segment"]["end_frame"] - item["task"]["segment"]["start_frame"]}

@@ -9,9 +9,8 @@ import sys
 from typing import Any
 
 from splitstitch.errors import UsageError
-from splitstitch_cloud import contract
 from splitstitch_cloud.run import CloudError, stack_outputs
-from splitstitch_cloud.steps import Deployment, Upload, map_item, plan_job
+from splitstitch_cloud.steps import Deployment, Upload, described, map_item, plan_job
 from splitstitch_cloud.storage import S3Store, client
 
 TEMPLATE_DEFAULTS = '{"codec": "h264", "preset": "medium"}'  # template.yaml's Codec and Preset defaults
@@ -43,8 +42,7 @@ def encode_event(store: S3Store, key: str, segment: int, stack: str, endpoint_ur
         head = store.head(key)
     except store.s3.exceptions.ClientError as exc:
         raise CloudError(f"{key}: no such upload in {store.bucket} ({exc.response['Error'].get('Code')})") from None
-    upload = Upload(key, head["ETag"].strip('"'), head.get("VersionId"),
-                    settings=head.get("Metadata", {}).get(contract.SETTINGS_METADATA))  # fmt: skip
+    upload = described(store, Upload(key, head["ETag"].strip('"'), head.get("VersionId")), head)
     job, ref = plan_job(store, upload, config[0], config[1])
     count = len(job.plan.segments)
     if not 0 <= segment < count:

@@ -109,27 +109,34 @@ class Upload:
     etag: str
     version: str | None = None
     sequencer: str | None = None
-    settings: str | None = None  # its x-amz-meta-splitstitch-settings (see `identified`)
+    settings: str | None = None  # its x-amz-meta-splitstitch-settings (see `described`)
+    size: int | None = None  # its ContentLength; None until `described`
 
     @property
     def job(self) -> str:
         return contract.job_name(self.key, self.version or self.etag, self.settings)
 
 
+def described(store: S3Store, upload: Upload, head: dict[str, Any] | None = None) -> Upload:
+    """`upload` with what its HEAD says (`head`, or one made here): its size, and its settings metadata, part of
+    the job's identity (S3 events carry no metadata)."""
+    head = head if head is not None else store.head(upload.key, upload.version)
+    settings = head.get("Metadata", {}).get(contract.SETTINGS_METADATA)
+    return dataclasses.replace(upload, settings=settings, size=int(head["ContentLength"]))
+
+
 def identified(store: S3Store, upload: Upload) -> Upload:
-    """`upload` with its settings metadata (part of the job's identity; S3 events do not carry metadata). An
-    object already gone keeps none: planning it fails as before."""
+    """`described`, before the job is named; an object already gone stays as it is: planning it fails as before."""
     try:
-        head = store.head(upload.key, upload.version)
+        return described(store, upload)
     except store.s3.exceptions.ClientError:
         return upload
-    return dataclasses.replace(upload, settings=head.get("Metadata", {}).get(contract.SETTINGS_METADATA))
 
 
-def job_settings(defaults_json: str | None, metadata: dict[str, str]) -> Settings:
-    """Template defaults (env DEFAULT_SETTINGS) overridden by the upload's metadata."""
+def job_settings(defaults_json: str | None, settings_json: str | None) -> Settings:
+    """Template defaults (env DEFAULT_SETTINGS) overridden by the upload's settings metadata."""
     try:
-        merged = json.loads(defaults_json or "{}") | json.loads(metadata.get(contract.SETTINGS_METADATA) or "{}")
+        merged = json.loads(defaults_json or "{}") | json.loads(settings_json or "{}")
     except ValueError as exc:
         raise UsageError(f"bad settings: {str(exc).splitlines()[0]}") from None
     output = merged.pop("output", "mp4")  # the template's OutputFormat: mp4, or a streaming format
@@ -148,15 +155,16 @@ def source_ref(key: str, version: str | None, size: int) -> dict[str, Any]:
 def plan_job(
     store: S3Store, upload: Upload, deployment: Deployment, defaults: str | None = None
 ) -> tuple[Job, dict[str, Any]]:
-    """Probe and plan from ranged reads of the upload; refuses (InputError/UsageError) before reading anything
-    when the upload is empty or over MaxSourceBytes. `defaults`: the template's settings (env DEFAULT_SETTINGS)."""
-    head = store.head(upload.key, upload.version)
-    size = int(head["ContentLength"])
+    """Probe and plan from ranged reads of the upload (its HEAD made once, by `described`, unless it was already);
+    refuses (InputError/UsageError) before reading anything when the upload is empty or over MaxSourceBytes.
+    `defaults`: the template's settings (env DEFAULT_SETTINGS)."""
+    if upload.size is None:
+        upload = described(store, upload)
+    assert upload.size is not None
+    size = upload.size
     limits = Limits(max_bytes=deployment.max_source_bytes)
     check_head(upload.key, size, b"", limits)  # size only: nothing has been read yet
-    settings = job_settings(
-        defaults if defaults is not None else os.environ.get("DEFAULT_SETTINGS"), head.get("Metadata", {})
-    )
+    settings = job_settings(defaults if defaults is not None else os.environ.get("DEFAULT_SETTINGS"), upload.settings)
     fmt = output_format(settings.codec, Path("output.mp4"))
     first_bytes = store.get(upload.key, 0, min(SNIFF_BYTES, size), upload.version)
     source = store.source(upload.key, upload.version, size)

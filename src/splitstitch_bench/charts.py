@@ -127,7 +127,7 @@ def scaling(sweeps: list[dict[str, Any]], path: Path) -> None:
             [p["segments"] for p in sw["segments"]], [p["seconds"] for p in sw["segments"]], marker="o", label=sw["row"]
         )
         right.plot([p["cap"] for p in sw["waves"]], [p["seconds"] for p in sw["waves"]], marker="o", label=sw["row"])
-    left.set_xlabel("segments (planner filling MaxConcurrency)")
+    left.set_xlabel("segments (planner filling MaxConcurrency, no wave share)")
     right.set_xlabel("MaxConcurrency, plan fixed (waves)")
     for ax in (left, right):
         ax.set_xscale("log")

@@ -86,7 +86,7 @@ def measure_stream(m: Measured, opts: Options, ladder: str, say: Say) -> StreamM
                     f"{threads} thread(s): {t.wall_s:.2f} s wall, {t.cpu_s:.2f} s CPU, {rates[-1] / 1e6:.2f} Mb/s")  # fmt: skip
         sm.rung_bps[rung.name] = statistics.median(rates)
     measure_rendition(m, sm, job, one, opts, say)
-    measure_package(m, sm, job, opts, quotas, say)
+    measure_package(m, sm, job, opts, one, quotas, say)
     complete(m, sm, settings, opts, say)
     return sm
 
@@ -94,18 +94,15 @@ def measure_stream(m: Measured, opts: Options, ladder: str, say: Say) -> StreamM
 def complete(m: Measured, sm: StreamMeasured, settings: Settings, opts: Options, say: Say) -> None:
     """What kept measurements lack: the second, shorter length of the audio and packaging fits (a fit on one
     length cannot tell start-up from work, and would scale start-up to the real length), and the runs."""
-    if (
-        len({s.work for s in sm.samples if s.stage == "audio"}) < 2
-        or len({s.work for s in sm.samples if s.stage == "package"}) < 2
-    ):
-        quotas = cgroup.unavailable() is None
-        one = 1.0 if quotas else None
+    lengths = {stage: len({s.work for s in sm.samples if s.stage == stage}) for stage in ("audio", "package")}
+    if min(lengths.values()) < 2:
+        one = 1.0 if cgroup.unavailable() is None else None
         cut = opts.work / f"cut-{m.item.name}{m.item.source.suffix}"
         measure.cut(m.item.source, m.seconds / 4, cut)
         try:
             job, _ = measure.prepare(cut, settings, opts.stack.deployment.fanout(), one)
             measure_rendition(m, sm, job, one, opts, say)
-            measure_package(m, sm, job, opts, False, say)
+            measure_package(m, sm, job, opts, one, False, say)
         finally:
             cut.unlink(missing_ok=True)
     measure_runs(m, sm, settings, opts, say)
@@ -120,17 +117,17 @@ def measure_rendition(m: Measured, sm: StreamMeasured, job: Any, one: float | No
         say(f"{m.item.name}: audio rendition of {seconds:.1f} s at {one} vCPU: {t.wall_s:.2f} s")
 
 
-def measure_package(m: Measured, sm: StreamMeasured, job: Any, opts: Options, quotas: bool, say: Say) -> None:
+def measure_package(m: Measured, sm: StreamMeasured, job: Any, opts: Options, one: float | None, validate: bool,
+                    say: Say) -> None:  # fmt: skip
     """The packaging finish on a whole scaled job (encoded at `ultrafast`: packaging reads and writes bytes
-    and parses fragment heads; how they were encoded does not matter); validated at the finish function's
-    share when `quotas`."""
+    and parses fragment heads; how they were encoded does not matter) at `one` vCPU (fit), and at the finish
+    function's share when `validate`."""
     fast = dataclasses.replace(job, settings=dataclasses.replace(job.settings, preset="ultrafast"))
     folder = Path(tempfile.mkdtemp(prefix="package-", dir=opts.work))
     try:
         stored = measure.stored_job(fast, folder, opts.cpus)
         v_fin = round(lambda_vcpus(opts.stack.memory("finish")), 2)
-        fit_at = 1.0 if cgroup.unavailable() is None else None
-        for vcpus, role in ((fit_at, FIT), *(((v_fin, VALIDATE),) if quotas else ())):
+        for vcpus, role in ((one, FIT), *(((v_fin, VALIDATE),) if validate else ())):
             info, t = measure.package(stored, vcpus)
             sm.manifests = info["manifests"]
             sm.samples.append(measure.sample("package", "", info["items"], vcpus or 1.0, 1, t, role))

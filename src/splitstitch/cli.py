@@ -9,14 +9,18 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, TextIO
 
 from splitstitch import __version__
-from splitstitch.errors import SplitstitchError, VerificationError
+from splitstitch.errors import Interrupted, SplitstitchError, VerificationError
+from splitstitch.ffmpeg import allow_children, stop_children
 from splitstitch.inputs import Limits
 from splitstitch.options import STREAM_SUFFIXES, add_settings_arguments, settings_from_args
 from splitstitch.progress import SILENT, Progress, Snapshot, Tracker
@@ -212,6 +216,37 @@ def build_parser(extra: Sequence[Callable[[argparse._SubParsersAction], None]] =
     return parser
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def _stop(signum: int, _frame: object) -> None:
+    """The first stop signal kills every ffmpeg/ffprobe child (a SIGTERM from `timeout` or systemd reaches this
+    process only, not its children) and unwinds the job through its `finally` blocks; later ones are ignored
+    so the clean-up itself is not cut short."""
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
+    stop_children(signum)
+    raise Interrupted(signum)
+
+
+@contextmanager
+def stop_signals() -> Iterator[None]:
+    """SIGINT, SIGTERM and SIGHUP end the command alike (exit 128 + the signal); the previous handlers are put
+    back afterwards (tests call `main` in-process)."""
+    if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
+        yield
+        return
+    previous = {sig: signal.getsignal(sig) for sig in STOP_SIGNALS}
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, _stop)
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        allow_children()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser(optional_commands())
     args = parser.parse_args(argv)
@@ -219,15 +254,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
     try:
-        return args.func(args)
+        with stop_signals():
+            return args.func(args)
     except SplitstitchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
+        signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
         # only `transcode` is known (and tested) to leave nothing behind when interrupted
         cleaned = "; temporary files removed" if args.command == "transcode" else ""
-        print(f"error: interrupted{cleaned}", file=sys.stderr)
-        return 130
+        what = "interrupted" if signum == signal.SIGINT else f"stopped by {signal.Signals(signum).name}"
+        print(f"error: {what}{cleaned}", file=sys.stderr)
+        return 128 + signum
     except OSError as exc:
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)

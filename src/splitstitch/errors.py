@@ -11,6 +11,19 @@ class SplitstitchError(Exception):
     exit_code = 1
 
 
+class Interrupted(KeyboardInterrupt):
+    """A signal (SIGINT, SIGTERM, SIGHUP) ends the job: a KeyboardInterrupt, so every `finally` cleans up, and
+    no retry loop (which catches `ToolError`) starts the work again. Exit status 128 + the signal number."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum
+
+
 class InputError(SplitstitchError):
     """The source cannot or must not be transcoded (missing, not a video, a playlist, too large...)."""
 

@@ -4,6 +4,9 @@ Every call gets `-nostdin`, a timeout, and on failure a `ToolError` that keeps a
 and the tail of stderr. Builders elsewhere return argument lists (without the program); this module
 prepends the resolved binary and the global flags.
 
+Every child is registered while it runs: `stop_children(signum)` (called by the CLI's signal handler) kills
+them all and refuses new ones with `Interrupted`, so SIGTERM or SIGHUP leaves no orphaned encoder.
+
 `run_ffmpeg(..., on_progress=f)` also asks ffmpeg for its machine-readable progress (`-progress pipe:1`,
 key=value blocks every `PROGRESS_PERIOD_S`) and calls `f(media seconds written)` as each block arrives;
 stdout then carries only that stream, so such a run must not write its output to stdout.
@@ -21,7 +24,7 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from splitstitch.binaries import binaries
-from splitstitch.errors import ToolError
+from splitstitch.errors import Interrupted, ToolError
 
 log = logging.getLogger(__name__)
 
@@ -54,17 +57,79 @@ def ffprobe_argv(args: list[str], loglevel: str = "error") -> list[str]:
     return [binaries().ffprobe, "-hide_banner", "-loglevel", loglevel, *args]
 
 
+class _Children:
+    """The live child processes. Re-entrant lock: a signal handler runs on the main thread, which may be
+    inside `start` at that moment."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.live: set[subprocess.Popen[bytes]] = set()
+        self.stopped_by: int | None = None
+
+    def start(self, argv: list[str], stdout: int) -> subprocess.Popen[bytes]:
+        with self.lock:
+            if self.stopped_by is not None:
+                raise Interrupted(self.stopped_by)
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=stdout, stderr=subprocess.PIPE)
+            self.live.add(proc)
+            return proc
+
+    def done(self, proc: subprocess.Popen[bytes]) -> None:
+        """Forget `proc` (killing it if it still runs: its caller was interrupted)."""
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        with self.lock:
+            self.live.discard(proc)
+
+    def check(self) -> None:
+        """After a child ended: if `stop` killed it, the job is over, not a tool failure to retry."""
+        if self.stopped_by is not None:
+            raise Interrupted(self.stopped_by)
+
+    def stop(self, signum: int) -> None:
+        with self.lock:
+            self.stopped_by = signum
+            for proc in list(self.live):
+                if proc.poll() is None:
+                    proc.kill()
+
+    def reset(self) -> None:
+        with self.lock:
+            self.stopped_by = None
+
+
+_children = _Children()
+
+
+def stop_children(signum: int) -> None:
+    """Kill every running ffmpeg/ffprobe and refuse to start more (`Interrupted(signum)`)."""
+    _children.stop(signum)
+
+
+def allow_children() -> None:
+    """Undo `stop_children` (for a process that goes on after an interrupted job, e.g. tests)."""
+    _children.reset()
+
+
 def _run(argv: list[str], timeout: float) -> Completed:
     log.debug("run %s", argv)
+    proc = _children.start(argv, subprocess.PIPE)
+    timed_out = False
     try:
-        proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout, check=False)
-    except subprocess.TimeoutExpired as exc:
-        tail = (exc.stderr or b"").decode("utf-8", "replace")[-STDERR_TAIL_CHARS:]
-        raise ToolError(argv, None, tail, timed_out=True) from None
-    stderr = proc.stderr.decode("utf-8", "replace")
-    if proc.returncode != 0:
-        raise ToolError(argv, proc.returncode, stderr[-STDERR_TAIL_CHARS:])
-    return Completed(argv, proc.stdout.decode("utf-8", "replace"), stderr)
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, err = proc.communicate()
+            timed_out = True
+    finally:
+        _children.done(proc)
+    _children.check()
+    stderr = err.decode("utf-8", "replace")
+    if timed_out or proc.returncode != 0:
+        raise ToolError(argv, None if timed_out else proc.returncode, stderr[-STDERR_TAIL_CHARS:], timed_out=timed_out)
+    return Completed(argv, out.decode("utf-8", "replace"), stderr)
 
 
 @dataclass(frozen=True)
@@ -117,7 +182,7 @@ def _run_with_progress(argv: list[str], timeout: float, on_progress: OnProgress)
     """Like `_run`, reading stdout as it comes: stderr is drained by a thread (kept for `ToolError`) and a
     timer kills ffmpeg at the deadline. If `on_progress` raises, ffmpeg is killed and the error propagates."""
     log.debug("run %s", argv)
-    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = _children.start(argv, subprocess.PIPE)
     assert proc.stdout is not None and proc.stderr is not None
     stderr_chunks: list[bytes] = []
     drain = threading.Thread(target=_read_all, args=(proc.stderr, stderr_chunks), daemon=True)
@@ -138,12 +203,11 @@ def _run_with_progress(argv: list[str], timeout: float, on_progress: OnProgress)
         returncode = proc.wait()
     finally:
         timer.cancel()
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        _children.done(proc)
         drain.join()
         lines.close()  # and proc.stdout under it
         proc.stderr.close()
+    _children.check()
     stderr = b"".join(stderr_chunks).decode("utf-8", "replace")
     if returncode != 0 and timed_out.is_set():
         raise ToolError(argv, None, stderr[-STDERR_TAIL_CHARS:], timed_out=True)

@@ -1,6 +1,6 @@
 """`splitstitch cloud local`: the whole application on this machine (see splitstitch_cloud/local/), with no
 Docker and no AWS account. Prints one line, `endpoint=http://127.0.0.1:PORT bucket=NAME`, and serves until
-Ctrl-C or SIGTERM; any S3 client pointed at the endpoint then starts real jobs."""
+Ctrl-C, SIGTERM or SIGHUP; any S3 client pointed at the endpoint then starts real jobs."""
 
 from __future__ import annotations
 
@@ -55,15 +55,26 @@ def cmd_local(args: argparse.Namespace) -> int:
     template = args.template or default_template()
     if not template.is_file():
         raise UsageError(f"{template}: no such template (give --template)")
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
+    stop, stopped_by = threading.Event(), []
+
+    def on_signal(signum: int, _frame: object) -> None:
+        stopped_by.append(signum)
+        stop.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, on_signal)
     with local_stack(template.resolve().parent, port=args.port, overrides=parameters(args.parameter),
                      isolation=args.isolation, concurrency=args.concurrency, cpu_limits=not args.no_cpu_limits) as stack:  # fmt: skip
         print(f"endpoint={stack.endpoint} bucket={stack.bucket}", flush=True)
         print(
-            f"serving {template} ({args.isolation} isolation); Ctrl-C or SIGTERM to stop", file=sys.stderr, flush=True
+            f"serving {template} ({args.isolation} isolation); state is in memory and is lost when this stops; "
+            "Ctrl-C, SIGTERM or SIGHUP to stop",
+            file=sys.stderr,
+            flush=True,
         )
         stop.wait()
-    print("stopped", file=sys.stderr)
-    return 0
+    signum = stopped_by[0] if stopped_by else signal.SIGINT
+    print(
+        f"stopped by {signal.Signals(signum).name}: workers ended, their /tmp and CPU groups removed", file=sys.stderr
+    )
+    return 128 + signum  # the shell's convention for a command ended by a signal

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from splitstitch_cloud.local import leftovers
 from splitstitch_cloud.local.context import LocalContext
 from splitstitch_cloud.local.template import FunctionSpec
 from splitstitch_cloud.local.worker import error_payload, load_handler
@@ -156,7 +157,8 @@ class ProcessRunner:
         self.idle: dict[str, list[Environment]] = {}
         self.all: list[Environment] = []
         self.lock = threading.Lock()
-        self.tmp_root = Path(tempfile.mkdtemp(prefix="splitstitch-local-"))
+        leftovers.sweep(CGROUP_CPU)  # what a killed run left: orphaned workers, their cgroups and tmpfs mounts
+        self.tmp_root = Path(tempfile.mkdtemp(prefix=f"{leftovers.TMP_PREFIX}{os.getpid()}-"))
         self.cpu_limits = cpu_limits
         self.warned: set[str] = set()
         self.counter = 0

@@ -18,7 +18,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from splitstitch_cloud.jobs import ENDED, FAILED, SUCCEEDED
-from splitstitch_cloud.run import CloudError, describe, follow, job_of_key, open_store, progress, run_job
+from splitstitch_cloud.run import CloudError, describe, follow, open_store, progress, run_job, upload_of_key
 from splitstitch_cloud.storage import S3Store
 
 
@@ -163,15 +163,19 @@ def cmd_status(args: argparse.Namespace) -> int:
     store = store_for(args)
     if bool(args.job) == bool(args.key):
         raise CloudError("give a job name or --key uploads/<name>, not both")
-    job = args.job or job_of_key(store, args.key)
-    p = progress(store, job)
-    if args.watch and p["state"] not in ENDED:
+    # by key, right after an upload: the job may have no status yet, or an earlier attempt's failure
+    job, uploaded_at = (args.job, 0.0) if args.job else upload_of_key(store, args.key)
+    if args.job and progress(store, job)["state"] in ENDED:  # a job name must have a status (one line if not)
+        args.watch = False
+    if args.watch:
         bar = JobProgress(enabled=True)
         try:
-            status, _ = follow(store, job, args.timeout, bar)
+            status, _ = follow(store, job, args.timeout, bar, after=uploaded_at)
         finally:
             bar.close()
         p = progress(store, job, status)
+    else:
+        p = progress(store, job)
     print(json.dumps(p, indent=2) if args.json else describe(p))
     return 0 if p["state"] != FAILED else 1
 

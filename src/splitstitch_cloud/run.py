@@ -49,11 +49,17 @@ def open_store(
 
 def job_of_key(store: S3Store, key: str) -> str:
     """The job of the object now at `key` (its version or ETag names it)."""
+    return upload_of_key(store, key)[0]
+
+
+def upload_of_key(store: S3Store, key: str) -> tuple[str, float]:
+    """The job of the object now at `key`, and when S3 stored it (S3's clock, as the functions' statuses): a
+    failure recorded before then is an earlier attempt's, and the upload starts a new one."""
     try:
         head = store.head(key)
     except store.s3.exceptions.ClientError as exc:
         raise CloudError(f"{key}: no such upload in {store.bucket} ({exc.response['Error'].get('Code')})") from None
-    return contract.job_of_head(key, head)
+    return contract.job_of_head(key, head), head["LastModified"].timestamp()
 
 
 def progress(store: S3Store, job: str, status: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -122,8 +128,7 @@ def run_job(
     upload_key = contract.UPLOADS + (key or source.name)
     metadata = {contract.SETTINGS_METADATA: json.dumps(settings)} if settings else {}
     store.s3.upload_file(str(source), store.bucket, upload_key, ExtraArgs={"Metadata": metadata})
-    job = job_of_key(store, upload_key)
-    uploaded_at = store.head(upload_key)["LastModified"].timestamp()  # S3's clock, as the functions' statuses
+    job, uploaded_at = upload_of_key(store, upload_key)
     status, polls = follow(store, job, timeout, on_poll, after=uploaded_at)
     if status["state"] == FAILED:
         raise CloudError(f"job {job} failed: {status.get('reason') or 'no reason recorded'}")

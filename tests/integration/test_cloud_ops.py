@@ -285,3 +285,25 @@ def test_decoded_output_of_a_local_job_matches(make_stack, samples, tmp_path: Pa
     out = tmp_path / "o.mp4"
     stack.s3.download_file(stack.bucket, stack.json(contract.status_key(job))["output_key"], str(out))
     assert decoded_frames(out) == decoded_frames(samples("open_gop"))
+
+
+def test_status_watch_right_after_a_reupload_waits_for_the_new_attempt(make_stack, samples, monkeypatch, capsys):
+    """`cloud status --key K --watch` straight after an upload: no status yet is not an error, and an earlier
+    attempt's failure is not this upload's end (it exited 1, or showed attempt 1)."""
+    from tests.cloud.support import failing_encoder
+
+    stack = make_stack()
+    failing_encoder(monkeypatch, index=0, times=2)  # attempt 1 fails (1 + 1 retry)
+    job = upload(stack, samples("cfr"), "uploads/again.mp4")
+    assert stack.wait(job)["status"] == "FAILED"
+    assert stack.json(contract.status_key(job))["state"] == "failed"
+    argv = ["--bucket", stack.bucket, "--endpoint-url", stack.endpoint]
+    stack.s3.put_object(Bucket=stack.bucket, Key="uploads/again.mp4", Body=samples("cfr").read_bytes())  # no settle
+    capsys.readouterr()
+    assert main(["cloud", "status", "--key", "uploads/again.mp4", "--watch", "--timeout", "60", *argv]) == 0
+    out = capsys.readouterr().out
+    first = next(line for line in out.splitlines() if line.startswith("job "))
+    assert ": succeeded, stage done, attempt 2, " in first, out
+    stack.s3.put_object(Bucket=stack.bucket, Key="uploads/fresh.mp4", Body=samples("vfr").read_bytes())
+    assert main(["cloud", "status", "--key", "uploads/fresh.mp4", "--watch", "--timeout", "60", *argv]) == 0
+    assert ": succeeded, stage done, attempt 1, " in capsys.readouterr().out

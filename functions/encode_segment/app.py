@@ -4,14 +4,14 @@ and result under work/<job>/segments/ (or its one-line reason under work/<job>/e
 import tempfile
 from pathlib import Path
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from splitstitch_cloud.observability import powertools
 from splitstitch_cloud.steps import encode_segment
 from splitstitch_cloud.storage import S3Store
 
-logger, tracer, metrics = Logger(), Tracer(), Metrics()
+logger, tracer, metrics = powertools()
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -1,14 +1,14 @@
 """Finish: {"job"} -> output assembled by parallel part uploads and verified before it appears; report,
 jobs/<job>.json succeeded, work/<job>/ removed."""
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from splitstitch_cloud.finish import finish
+from splitstitch_cloud.observability import powertools
 from splitstitch_cloud.storage import S3Store
 
-logger, tracer, metrics = Logger(), Tracer(), Metrics()
+logger, tracer, metrics = powertools()
 
 
 @logger.inject_lambda_context(clear_state=True)

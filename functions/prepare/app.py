@@ -4,15 +4,15 @@ start the state machine (a refused upload becomes a failed job with its reason; 
 import os
 from urllib.parse import unquote_plus
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import S3Event, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from splitstitch_cloud.observability import powertools
 from splitstitch_cloud.steps import Deployment, Upload, identified, prepare
 from splitstitch_cloud.storage import S3Store, client
 
-logger, tracer, metrics = Logger(), Tracer(), Metrics()
+logger, tracer, metrics = powertools()
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -2,14 +2,14 @@
 ({"job", "error"}), and the EventBridge rule for executions that FAILED, TIMED_OUT or were ABORTED (a job
 still marked running then; one that already ended is left alone)."""
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from splitstitch_cloud.observability import powertools
 from splitstitch_cloud.steps import execution_ended, record_failure
 from splitstitch_cloud.storage import S3Store
 
-logger, tracer, metrics = Logger(), Tracer(), Metrics()
+logger, tracer, metrics = powertools()
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
+
+_SIGNED_QUERY = re.compile(r"(https?://[^\s?'\"]+)\?[^\s'\"]*")
+
+
+def redact_urls(text: str) -> str:
+    """Every http(s) URL's query string removed: a presigned URL's signature (and its credential) is a bearer
+    token for the object, and must appear in no log, message or report."""
+    return _SIGNED_QUERY.sub(r"\1?<query redacted>", text)
 
 
 class SplitstitchError(Exception):
@@ -58,9 +67,10 @@ class ToolError(SplitstitchError):
     def __init__(self, argv: list[str], returncode: int | None, stderr_tail: str, timed_out: bool = False) -> None:
         program = argv[0].rsplit("/", 1)[-1] if argv else "?"
         status = "timed out" if timed_out else f"exit {returncode}"
+        stderr_tail = redact_urls(stderr_tail)
         last = stderr_tail.strip().splitlines()[-1] if stderr_tail.strip() else "no message"
         super().__init__(f"{program} {status}: {last}")
-        self.argv = argv
+        self.argv = [redact_urls(arg) for arg in argv]
         self.returncode = returncode
         self.stderr_tail = stderr_tail
         self.timed_out = timed_out

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from splitstitch.binaries import binaries
-from splitstitch.errors import Interrupted, ToolError
+from splitstitch.errors import Interrupted, ToolError, redact_urls
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +113,7 @@ def allow_children() -> None:
 
 
 def _run(argv: list[str], timeout: float) -> Completed:
-    log.debug("run %s", argv)
+    log.debug("run %s", [redact_urls(arg) for arg in argv])
     proc = _children.start(argv, subprocess.PIPE)
     timed_out = False
     try:
@@ -181,7 +181,7 @@ def _read_all(stream: IO[bytes], into: list[bytes]) -> None:
 def _run_with_progress(argv: list[str], timeout: float, on_progress: OnProgress) -> Completed:
     """Like `_run`, reading stdout as it comes: stderr is drained by a thread (kept for `ToolError`) and a
     timer kills ffmpeg at the deadline. If `on_progress` raises, ffmpeg is killed and the error propagates."""
-    log.debug("run %s", argv)
+    log.debug("run %s", [redact_urls(arg) for arg in argv])
     proc = _children.start(argv, subprocess.PIPE)
     assert proc.stdout is not None and proc.stderr is not None
     stderr_chunks: list[bytes] = []

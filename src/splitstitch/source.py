@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from splitstitch.errors import UsageError
+
 CA_FILE_ENV = "SPLITSTITCH_CA_FILE"
 CA_BUNDLES = ("/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/certs/ca-certificates.crt")  # Lambda, Debian
 REQUEST_BYTES = 4 << 20  # one HTTP range request: over-reads at most this past what the demuxer needs
@@ -21,10 +23,17 @@ INITIAL_REQUEST_BYTES = 64 << 10  # requests while the header is parsed (ftyp, m
 PROTOCOLS = {"file": "file", "https": "https,tls,tcp", "http": "http,tcp"}
 
 
-def ca_file() -> str | None:
-    if os.environ.get(CA_FILE_ENV):
-        return os.environ[CA_FILE_ENV]
-    return next((p for p in CA_BUNDLES if Path(p).is_file()), None)
+def ca_file() -> str:
+    """The CA bundle TLS is verified against: `SPLITSTITCH_CA_FILE`, else the system's. Never none: without one,
+    ffmpeg's TLS (mbedTLS) would verify nothing, so a missing bundle is an error, not a silent downgrade. (A
+    named bundle that is missing fails loudly in ffmpeg itself: `-tls_verify 1` cannot load it.)"""
+    chosen = os.environ.get(CA_FILE_ENV)
+    if chosen:
+        return chosen
+    found = next((p for p in CA_BUNDLES if Path(p).is_file()), None)
+    if found is None:
+        raise UsageError(f"no CA bundle at {' or '.join(CA_BUNDLES)}: set {CA_FILE_ENV}; TLS cannot be verified")
+    return found
 
 
 @dataclass(frozen=True)
@@ -68,7 +77,7 @@ class MediaSource:
         options: dict[str, str | int | None] = {"protocol_whitelist": PROTOCOLS[self.scheme]}
         if self.is_remote:
             options |= {"request_size": REQUEST_BYTES, "initial_request_size": INITIAL_REQUEST_BYTES}
-        if self.scheme == "https" and ca_file():
+        if self.scheme == "https":
             options |= {"tls_verify": 1, "ca_file": ca_file()}
         return options
 

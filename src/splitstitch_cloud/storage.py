@@ -35,6 +35,8 @@ SINGLE_PUT_BYTES = 5 << 30  # S3's limit for one PUT (and for one CopyObject)
 PRESIGN_SECONDS = 3600  # an encoder reads its range within minutes; the finish reads nothing by URL
 PART_THREADS = 16  # parts built (GETs of their fragments) and uploaded at once by the finish stage
 POOL = Config(max_pool_connections=64, retries={"mode": "standard", "max_attempts": 5})
+# botocore presigns with SigV2 in us-east-1 and us-west-2 unless told: SigV4 for every S3 request and URL
+S3_CONFIG = POOL.merge(Config(signature_version="s3v4"))
 
 
 _clients: dict[tuple[str, ...], Any] = {}
@@ -49,7 +51,8 @@ def client(service: str, endpoint_url: str | None = None, region: str | None = N
            os.environ.get("AWS_ACCESS_KEY_ID", ""))  # fmt: skip
     with _clients_lock:
         if key not in _clients:
-            _clients[key] = boto3.client(service, endpoint_url=endpoint_url, region_name=region, config=POOL)
+            config = S3_CONFIG if service == "s3" else POOL
+            _clients[key] = boto3.client(service, endpoint_url=endpoint_url, region_name=region, config=config)
         return _clients[key]
 
 

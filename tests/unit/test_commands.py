@@ -11,6 +11,7 @@ from splitstitch import source as source_module
 from splitstitch.audio import AudioPlan, audio_args, plan_audio
 from splitstitch.codecs import output_format
 from splitstitch.encode import SegmentTask, encode_args
+from splitstitch.errors import UsageError
 from splitstitch.plan import Segment
 from splitstitch.scan import scan_args
 from splitstitch.settings import Settings
@@ -205,7 +206,8 @@ def test_source_input_options(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -
     monkeypatch.setattr(source_module, "CA_BUNDLES", ("/nonexistent/ca.crt", str(bundle)))
     assert signed.input_options()["ca_file"] == str(bundle)
     monkeypatch.setattr(source_module, "CA_BUNDLES", ())
-    assert "tls_verify" not in signed.input_options() and "ca_file" not in signed.input_options()
+    with pytest.raises(UsageError, match="TLS cannot be verified"):  # never a silent downgrade to no verification
+        signed.input_options()
 
 
 def test_sources(tmp_path: Path) -> None:

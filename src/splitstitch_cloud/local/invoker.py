@@ -53,11 +53,21 @@ def cgroup_quota_us(memory_mb: int, cores: int | None = None) -> int:
     return max(1000, round(cpu_share(memory_mb, cores) * CFS_PERIOD_US))
 
 
+ROLE_KEY_PREFIX = "ROLE-"
+
+
+def role_access_key(logical: str) -> str:
+    """The access key a function's process signs with: its logical id, so every request the server sees (presigned
+    URLs included) names the function whose role AWS would authorize it against."""
+    return f"{ROLE_KEY_PREFIX}{logical}"
+
+
 def function_env(spec: FunctionSpec, base: dict[str, str]) -> dict[str, str]:
     """What a function's process sees: its template environment, the AWS variables Lambda sets, credentials."""
     env = {k: v for k, v in spec.environment.items() if k not in LAYER_ONLY_ENV}
     lambda_vars = {"AWS_LAMBDA_FUNCTION_NAME": spec.name, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
-                   "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST", "AWS_EXECUTION_ENV": f"AWS_Lambda_{spec.runtime}"}  # fmt: skip
+                   "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST", "AWS_EXECUTION_ENV": f"AWS_Lambda_{spec.runtime}",
+                   "AWS_ACCESS_KEY_ID": role_access_key(spec.logical)}  # fmt: skip
     return base | env | lambda_vars
 
 

@@ -109,9 +109,11 @@ class Plan:
 
 def output_size(info: MediaInfo, settings: Settings) -> tuple[int, int]:
     assert info.video
-    width, height = info.video.display_size
-    if settings.height and settings.height < height:
-        return max(2, round(width * settings.height / height)), settings.height
+    width, height = info.video.display_size  # --height names the short side (see encode.geometry_filters)
+    if settings.height and settings.height < min(width, height):
+        if height <= width:
+            return max(2, round(width * settings.height / height)), settings.height
+        return settings.height, max(2, round(height * settings.height / width))
     return width, height
 
 

@@ -16,6 +16,12 @@ from splitstitch import fmp4
 HLS_VERSION = 7  # fragmented MP4 segments (EXT-X-MAP) need version 6 or later; 7 for SERVICE renditions' rules
 
 
+def hls_target_duration(seconds: Fraction) -> int:
+    """RFC 8216 4.3.3.1: every EXTINF duration, rounded to the nearest integer, is at most the target duration
+    (a half rounds up here: the reading that never breaks the rule). At least 1."""
+    return max(1, math.floor(seconds + Fraction(1, 2)))
+
+
 @dataclass(frozen=True)
 class MediaSegment:
     uri: str  # relative to the rendition's folder
@@ -46,8 +52,8 @@ class Rendition:
 
     @property
     def target_duration(self) -> int:
-        """HLS EXT-X-TARGETDURATION: every segment's duration rounded up (the rule asks rounded, at most)."""
-        return max((math.ceil(s.duration / self.timescale) for s in self.segments), default=1)
+        """HLS EXT-X-TARGETDURATION: the longest segment rounded to the nearest integer (RFC 8216 4.3.3.1)."""
+        return max((hls_target_duration(Fraction(s.duration, self.timescale)) for s in self.segments), default=1)
 
     def peak_bps(self) -> int:
         """HLS BANDWIDTH's peak segment bit rate (RFC 8216 4.3.4.2): the largest bit rate of any contiguous

@@ -127,3 +127,12 @@ def test_a_short_tail_never_stretches_the_last_segment_past_the_target(seconds: 
     assert playlist.target_duration == math.floor(Fraction(target) + Fraction(1, 2))
     assert all(math.floor(Fraction(s.duration) + Fraction(1, 2)) <= playlist.target_duration for s in playlist.segments)
     assert_package(out, "cmaf", report, source)
+
+
+def test_file_mode_height_names_the_short_side_too(samples, tmp_path: Path) -> None:
+    source = samples("rotation90")  # 320x240 pixels with a 90-degree display matrix: shown 240x320
+    out = tmp_path / "out.mp4"
+    assert main(["transcode", str(source), "-o", str(out), "--height", "120", "--preset", "ultrafast",
+                 "--segment-seconds", "2", "--quiet"]) == 0  # fmt: skip
+    stream = ffprobe("-show_streams", "-select_streams", "v", str(out))["streams"][0]
+    assert (stream["width"], stream["height"]) == (120, 160)  # the rotation applied, then 120 on the short side

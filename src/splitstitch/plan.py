@@ -189,7 +189,7 @@ def choose_cuts(timestamps: tuple[int, ...], clean: tuple[int, ...], target: int
         starts.append(cut)
 
 
-def longest_segment(seconds: float, time_base: Fraction) -> int:
+def streaming_segment_limit(seconds: float, time_base: Fraction) -> int:
     """Ticks a streaming segment may last when the target is `seconds`: under what rounds to the target
     duration that `seconds` itself rounds to (6 s: under 6.5 s, so EXT-X-TARGETDURATION stays 6)."""
     limit = Fraction(hls_target_duration(Fraction(seconds)), 1) + Fraction(1, 2)
@@ -214,7 +214,7 @@ def encoder_threads(settings: Settings, fanout: Fanout, segments: int) -> int:
 def _cuts(info: MediaInfo, seconds: float, streaming: bool = False) -> list[int]:
     assert info.video and info.frames
     ticks = max(1, round(Fraction(seconds) / info.video.time_base))
-    longest = longest_segment(seconds, info.video.time_base) if streaming else None
+    longest = streaming_segment_limit(seconds, info.video.time_base) if streaming else None
     return choose_cuts(info.frames.timestamps, info.frames.safe_cuts, ticks, round(ticks * KEYFRAME_TOLERANCE),
                        longest, info.frames.end())  # fmt: skip
 

@@ -100,7 +100,8 @@ def assert_master_attributes_are_measured(master: Path) -> None:
         assert info.bandwidth == hls_peak_bps(pieces, media.playlist.target_duration) + audio_peak, variant.uri
         assert info.average_bandwidth == average_bps(pieces) + audio_average, variant.uri
         assert info.codecs == ",".join([codec_string(media.init, media.segments[0]), *audio_codecs])
-        sar = Fraction(video.get("sample_aspect_ratio", "1:1").replace(":", "/").replace("0/1", "1"))
+        h, v = (int(n) for n in video.get("sample_aspect_ratio", "1:1").split(":"))
+        sar = Fraction(h, v) if h and v else Fraction(1)  # ffprobe's 0:1 is "unknown": square
         assert info.resolution == (round(video["width"] * sar), video["height"])  # the display size
         times = rung_frame_times(media.init, media.segments)
         fastest = 1 / min(b - a for a, b in itertools.pairwise(times))

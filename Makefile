@@ -51,7 +51,7 @@ functional: setup
 integration: setup
 	$(BIN)/pytest -q tests/integration
 
-# hls.js and dash.js for tests/player, from npm into ~/.cache/splitstitch/player (or $$SPLITSTITCH_PLAYER_LIBS)
+# hls.js, dash.js and Shaka Player for tests/player, from npm into ~/.cache/splitstitch/player (or $$SPLITSTITCH_PLAYER_LIBS)
 player-libs: setup
 	$(BIN)/python -m tests.player.support
 

@@ -4,6 +4,9 @@ the numbers in the manifests must equal what the files hold, and the files must 
 from __future__ import annotations
 
 import itertools
+import math
+import re
+import xml.etree.ElementTree as ET
 from fractions import Fraction
 from pathlib import Path
 
@@ -60,7 +63,10 @@ def assert_hls_durations_equal_the_plan(master: Path, report: dict) -> None:
         measured = [round(float(p.duration), 6) for p in media.pieces()]
         assert extinf == measured, (rung, extinf, measured)
         assert media.playlist.version == 7
-        assert all(round(d) <= media.playlist.target_duration for d in extinf)
+        # RFC 8216 4.3.3.1: each EXTINF rounded to the nearest integer is at most the target (and the target
+        # is the least that is: Apple's authoring spec asks for the target the segments are cut for)
+        rounded = [math.floor(Fraction(d) + Fraction(1, 2)) for d in extinf]
+        assert max(rounded) == media.playlist.target_duration, (rung, extinf, media.playlist.target_duration)
     for name, media in audio_playlists(master).items():
         measured = [round(float(p.duration), 6) for p in media.pieces()]
         assert [s.duration for s in media.playlist.segments] == measured, name
@@ -94,24 +100,56 @@ def assert_master_attributes_are_measured(master: Path) -> None:
         assert info.bandwidth == hls_peak_bps(pieces, media.playlist.target_duration) + audio_peak, variant.uri
         assert info.average_bandwidth == average_bps(pieces) + audio_average, variant.uri
         assert info.codecs == ",".join([codec_string(media.init, media.segments[0]), *audio_codecs])
-        assert info.resolution == (video["width"], video["height"])
+        h, v = (int(n) for n in video.get("sample_aspect_ratio", "1:1").split(":"))
+        sar = Fraction(h, v) if h and v else Fraction(1)  # ffprobe's 0:1 is "unknown": square
+        assert info.resolution == (round(video["width"] * sar), video["height"])  # the display size
         times = rung_frame_times(media.init, media.segments)
         fastest = 1 / min(b - a for a, b in itertools.pairwise(times))
         assert info.frame_rate == round(float(fastest), 3), (info.frame_rate, fastest)  # HLS: the maximum
         assert info.audio == ("audio" if audios else None)
-    for m, a in zip([m for m in parsed.media if m.type == "AUDIO"], audios, strict=True):
+    media = [m for m in parsed.media if m.type == "AUDIO"]
+    for m, a in zip(media, audios, strict=True):
         assert m.channels == str(stream_of(a.init, a.segments[0])["channels"])
+        assert m.autoselect == "YES" or m.default != "YES"  # RFC 8216 4.3.4.1
+    assert [m.default for m in media].count("YES") == (1 if media else 0)  # one default in the one group
+
+
+def never_stalls(pieces: list[Piece], bandwidth: int, min_buffer: Fraction) -> bool:
+    """ISO/IEC 23009-1 @bandwidth: delivered at `bandwidth` from any segment start, with playout starting
+    `min_buffer` after the first bit, every later segment has arrived whole when it is due to play."""
+    for first in range(len(pieces)):
+        arrived, due = Fraction(0), min_buffer
+        for p in pieces[first:]:
+            arrived += Fraction(p.size * 8, bandwidth)
+            if arrived > due:
+                return False
+            due += p.duration
+    return True
+
+
+def iso_seconds(duration: str) -> Fraction:
+    match = re.fullmatch(r"PT(\d+(?:\.\d+)?)S", duration)
+    assert match, duration
+    return Fraction(match.group(1))
 
 
 def assert_mpd_attributes_are_measured(mpd: Path) -> None:
+    root = ET.parse(mpd).getroot()
+    min_buffer = iso_seconds(root.attrib["minBufferTime"])
+    longest = Fraction(0)
     for rep in dash_representations(mpd):
         r = rep.representation
         pieces = [piece(rep.init, s) for s in rep.segments]
         stream = stream_of(rep.init, rep.segments[0])
-        assert r.bandwidth == max_segment_bps(pieces), r.id
+        assert never_stalls(pieces, r.bandwidth, min_buffer), r.id  # the rule for @bandwidth
+        assert not never_stalls(pieces, r.bandwidth - 1, min_buffer), r.id  # and no more than it needs
+        assert r.bandwidth <= max_segment_bps(pieces) or min_buffer < max(p.duration for p in pieces)
+        longest = max(longest, *(p.duration for p in pieces))
         assert r.codecs == codec_string(rep.init, rep.segments[0])
         if rep.content_type == "video":
             assert (r.width, r.height) == (stream["width"], stream["height"])
+            sar = stream.get("sample_aspect_ratio", "1:1")
+            assert r.sar == ("1:1" if sar == "0:1" else sar), (r.sar, sar)
             times = rung_frame_times(rep.init, rep.segments)
             seconds = sum((p.duration for p in pieces), Fraction(0))
             assert abs(Fraction(r.frame_rate) - len(times) / seconds) < Fraction(1, 1000)  # DASH: the average
@@ -119,6 +157,7 @@ def assert_mpd_attributes_are_measured(mpd: Path) -> None:
             assert r.audio_sampling_rate == stream["sample_rate"]
             (config,) = r.audio_channel_configurations
             assert config.value == str(stream["channels"])  # 23003-3 configurations 2 and 6 are 2 and 6 channels
+    assert longest <= iso_seconds(root.attrib["maxSegmentDuration"]) < longest + Fraction(1, 1000)
 
 
 def video_pieces(master: Path | None, mpd: Path | None) -> dict[str, list[Piece]]:

@@ -153,13 +153,16 @@ def output_pix_fmt(settings: Settings, video: VideoInfo) -> str:
 def geometry_filters(settings: Settings, video: VideoInfo) -> list[str]:
     """Rotation baked into the pixels (the output carries no display matrix), then size.
 
-    No upscaling: `--height` above the source keeps the source height. 4:2:0 needs even sizes: odd
-    dimensions lose their last row/column by crop rather than a resample of the whole picture.
+    `--height` (and a ladder rung) names the short side of the displayed picture, as "720p" does: a portrait
+    1080x1920 at 720 becomes 720x1280. No upscaling: a height above the source's short side keeps the source
+    size. 4:2:0 needs even sizes: odd dimensions lose their last row/column by crop rather than a resample of
+    the whole picture.
     """
     filters = [ROTATION_FILTERS[video.rotation]] if video.rotation in ROTATION_FILTERS else []
-    _, display_height = video.display_size
-    if settings.height and settings.height < display_height:
-        filters.append(f"scale=-2:{settings.height - settings.height % 2}")
+    display_width, display_height = video.display_size
+    if settings.height and settings.height < min(display_width, display_height):
+        short = settings.height - settings.height % 2
+        filters.append(f"scale=-2:{short}" if display_height <= display_width else f"scale={short}:-2")
     elif video.width % 2 or video.height % 2:
         filters.append("crop=trunc(iw/2)*2:trunc(ih/2)*2:0:0")
     return filters

@@ -2,8 +2,10 @@
 of CRF, with `maxrate`/`bufsize` so that no segment exceeds what a player's bandwidth estimate allows).
 
 The caps follow the usual H.264 ladders for 30 fps (Apple's HLS authoring guidance is in the same range);
-HEVC, VP9 and AV1 reach the same quality at about 60% of the rate. Rungs never upscale: a rung above the
-source is dropped with a log line, and a ladder that leaves no rung is an error.
+HEVC, VP9 and AV1 reach the same quality at about 60% of the rate. A rung's height is the short side of the
+displayed picture (rotation applied), as "1080p" names it: a portrait 1080x1920 phone video's 1080p rung is
+1080x1920 and its 720p rung 720x1280. Rungs never upscale: a rung above the source's short side is dropped
+with a log line, and a ladder that leaves no rung is an error.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ EFFICIENT = {"h264": 1.0, "h265": 0.6, "vp9": 0.6, "av1": 0.6}
 @dataclass(frozen=True)
 class Rung:
     name: str  # "720p": also its folder name
-    height: int
+    height: int  # the short side of the displayed picture (the width of a portrait rung)
     maxrate_kbps: int
 
     @property
@@ -49,12 +51,15 @@ def maxrate_for(height: int, codec: Codec) -> int:
     return round(base * EFFICIENT[codec])
 
 
-def plan_ladder(spec: str, source_height: int, codec: Codec) -> tuple[Rung, ...]:
+def plan_ladder(spec: str, display_size: tuple[int, int], codec: Codec) -> tuple[Rung, ...]:
     """`auto` (the usual heights up to the source's, or the source's own when it is smaller than all of
-    them) or a comma list such as `1080,720,480`. Rungs above the source are dropped with a log line."""
+    them) or a comma list such as `1080,720,480`. Rungs above the source are dropped with a log line.
+    `display_size` is the source's width and height as displayed (rotation applied); rungs are named by its
+    short side (the width of a portrait source)."""
+    source_short = min(display_size)
     text = spec.strip().lower()
     if text == "auto":
-        heights = [h for h in AUTO_HEIGHTS if h <= source_height] or [source_height]
+        heights = [h for h in AUTO_HEIGHTS if h <= source_short] or [source_short]
     else:
         try:
             heights = sorted({int(part.strip().removesuffix("p")) for part in text.split(",") if part.strip()},
@@ -65,11 +70,11 @@ def plan_ladder(spec: str, source_height: int, codec: Codec) -> tuple[Rung, ...]
             raise UsageError(f"--ladder {spec!r}: heights must be 16 or more")
     kept = []
     for height in heights:
-        if height > source_height:
-            log.warning("ladder: %dp dropped, the source is %dp (rungs never upscale)", height, source_height)
+        if height > source_short:
+            log.warning("ladder: %dp dropped, the source is %dp (rungs never upscale)", height, source_short)
             continue
         even = height - height % 2
         kept.append(Rung(f"{even}p", even, maxrate_for(even, codec)))
     if not kept:
-        raise UsageError(f"--ladder {spec!r}: every rung is above the source's {source_height}p, none is left")
+        raise UsageError(f"--ladder {spec!r}: every rung is above the source's {source_short}p, none is left")
     return tuple(kept)

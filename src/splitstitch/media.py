@@ -72,6 +72,7 @@ class AudioInfo:
     start_time: float | None
     duration: float | None
     time_base: Fraction = Fraction(1, 90000)
+    language: str | None = None  # the container's tag as written (MP4, Matroska: ISO 639-2), if any
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "time_base": str(self.time_base)}
@@ -200,6 +201,7 @@ def parse_streams(path: str, size: int, data: dict[str, Any]) -> MediaInfo:
                     start_time=_float(s.get("start_time")),
                     duration=_float(s.get("duration")),
                     time_base=_fraction(s.get("time_base")) or Fraction(1, 90000),
+                    language=next((v for k, v in s.get("tags", {}).items() if k.lower() == "language"), None),
                 )
             )
     return MediaInfo(

@@ -19,7 +19,9 @@ def add_settings_arguments(p: argparse.ArgumentParser, *, streaming: bool = True
     p.add_argument("--codec", choices=CODECS, help="h264 (default), h265, vp9 or av1")
     p.add_argument("--crf", type=int, help="quality (default per codec: h264 23, h265 28, vp9 32, av1 35)")
     p.add_argument("--preset", choices=X264_PRESETS, help="x264 names (default medium), mapped for vp9/av1")
-    p.add_argument("--height", type=int, help="scale to this height keeping the aspect ratio (never upscales)")
+    p.add_argument(
+        "--height", type=int, help="scale so the short side is this (720: 1280x720, portrait 720x1280); never upscales"
+    )
     p.add_argument("--audio-bitrate", help="e.g. 128k; given, audio is always re-encoded")
     p.add_argument("--audio-tracks", help="'0' (default), '0,1', 'all' or 'none'")
     p.add_argument("--segment-seconds", type=float, help="segment length (default: planned for the fan-out)")

@@ -16,6 +16,12 @@ from splitstitch import fmp4
 HLS_VERSION = 7  # fragmented MP4 segments (EXT-X-MAP) need version 6 or later; 7 for SERVICE renditions' rules
 
 
+def hls_target_duration(seconds: Fraction) -> int:
+    """RFC 8216 4.3.3.1: every EXTINF duration, rounded to the nearest integer, is at most the target duration
+    (a half rounds up here: the reading that never breaks the rule). At least 1."""
+    return max(1, math.floor(seconds + Fraction(1, 2)))
+
+
 @dataclass(frozen=True)
 class MediaSegment:
     uri: str  # relative to the rendition's folder
@@ -39,6 +45,13 @@ class Rendition:
     channels: int = 0
     sample_rate: int = 0
     max_frame_rate: Fraction | None = None  # from the shortest frame step (HLS FRAME-RATE is the maximum)
+    sar: Fraction = Fraction(1)  # sample (pixel) aspect ratio of the coded picture (the init's `pasp`)
+    language: str = ""  # RFC 5646 (audio; see languages.py)
+
+    @property
+    def display_size(self) -> tuple[int, int]:
+        """The picture as shown: an anamorphic picture's width stretched by its sample aspect ratio."""
+        return round(self.width * self.sar), self.height
 
     @property
     def seconds(self) -> float:
@@ -46,8 +59,8 @@ class Rendition:
 
     @property
     def target_duration(self) -> int:
-        """HLS EXT-X-TARGETDURATION: every segment's duration rounded up (the rule asks rounded, at most)."""
-        return max((math.ceil(s.duration / self.timescale) for s in self.segments), default=1)
+        """HLS EXT-X-TARGETDURATION: the longest segment rounded to the nearest integer (RFC 8216 4.3.3.1)."""
+        return max((hls_target_duration(Fraction(s.duration, self.timescale)) for s in self.segments), default=1)
 
     def peak_bps(self) -> int:
         """HLS BANDWIDTH's peak segment bit rate (RFC 8216 4.3.4.2): the largest bit rate of any contiguous
@@ -65,14 +78,62 @@ class Rendition:
                     best = max(best, math.ceil(size * 8 * self.timescale / ticks))
         return best or self.average_bps()
 
-    def max_segment_bps(self) -> int:
-        """The busiest single segment (DASH @bandwidth: enough to fetch any segment in its own duration)."""
-        return max(
-            (math.ceil(s.size * 8 * self.timescale / s.duration) for s in self.segments if s.duration), default=0
-        )
+    def longest_segment(self) -> Fraction:
+        return max((Fraction(s.duration, self.timescale) for s in self.segments), default=Fraction(0))
+
+    def dash_bandwidth(self, min_buffer: Fraction) -> int:
+        """DASH @bandwidth for `min_buffer` seconds of @minBufferTime; see `dash_bandwidth`."""
+        return dash_bandwidth([(s.duration, s.size) for s in self.segments], self.timescale, min_buffer)
 
     def average_bps(self) -> int:
         return math.ceil(sum(s.size for s in self.segments) * 8 / self.seconds) if self.seconds else 0
+
+
+def dash_bandwidth(segments: list[tuple[int, int]], timescale: int, min_buffer: Fraction) -> int:
+    """The least bit rate b that meets ISO/IEC 23009-1's rule for @bandwidth and @minBufferTime: delivered at
+    b from the start of any segment i (each starts with a SAP), with playout beginning `min_buffer` seconds
+    after the first bit, every segment j >= i has arrived whole by the time it is due to play:
+
+        8 * (bytes of segments i..j) <= b * (start_j - start_i + min_buffer)
+
+    `segments` are (duration in ticks, bytes) in order. A leaky-bucket check of every pair in O(n) per
+    candidate rate (for each j, the tightest i is the one minimising 8*P_i - b*T_i), in a binary search over
+    integer rates: exact, in integers and fractions, never under the rule."""
+    if not segments:
+        return 0
+    scale = min_buffer.denominator  # every quantity times this, so the buffer's ticks are an integer
+    buffer = min_buffer.numerator * timescale  # min_buffer * timescale * scale
+    bits = [0]  # 8 * timescale * scale * bytes before segment k
+    starts = [0]  # ticks * scale at which segment k starts
+    for duration, size in segments:
+        bits.append(bits[-1] + 8 * timescale * scale * size)
+        starts.append(starts[-1] + duration * scale)
+
+    def enough(rate: int) -> bool:
+        tightest = None  # min over i <= j of bits_i - rate * start_i
+        for j in range(len(segments)):
+            here = bits[j] - rate * starts[j]
+            tightest = here if tightest is None or here < tightest else tightest
+            if bits[j + 1] - rate * starts[j] - rate * buffer > tightest:
+                return False
+        return True
+
+    low, high = 0, -(-bits[-1] // buffer)  # high always suffices: b * min_buffer alone covers every byte
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (low, middle) if enough(middle) else (middle, high)
+    return high
+
+
+def sample_aspect(init: bytes) -> Fraction:
+    """The sample aspect ratio from the first track's `pasp` box (1:1 when there is none)."""
+    (stsd,) = fmp4.find(init, "moov/trak/mdia/minf/stbl/stsd")
+    entry = next(fmp4.iter_boxes(init, stsd.body + 8, stsd.end))
+    for box in fmp4.iter_boxes(init, entry.body + 78, entry.end):
+        if box.type == "pasp" and box.end - box.body >= 8:
+            h, v = struct.unpack_from(">II", init, box.body)
+            return Fraction(h, v) if h and v else Fraction(1)
+    return Fraction(1)
 
 
 def codec_string(init: bytes) -> str:
@@ -126,11 +187,27 @@ def media_playlist(r: Rendition) -> str:
     return "\n".join([*lines, "#EXT-X-ENDLIST"]) + "\n"
 
 
+def audio_selection(audios: list[Rendition]) -> list[tuple[bool, bool]]:
+    """(DEFAULT, AUTOSELECT) per audio rendition of one group, by RFC 8216 4.3.4.1 and 4.3.4.1.1: at most one
+    DEFAULT=YES in a group (the first rendition, the first track's stereo); DEFAULT=YES implies AUTOSELECT=YES;
+    every AUTOSELECT=YES member must be told apart from the others by LANGUAGE or CHANNELS, so a second
+    rendition with the same language and channels is not auto-selected."""
+    seen: set[tuple[str, int]] = set()
+    chosen = []
+    for n, a in enumerate(audios):
+        key = (a.language, a.channels)
+        chosen.append((n == 0, key not in seen))
+        seen.add(key)
+    return chosen
+
+
 def master_playlist(videos: list[Rendition], audios: list[Rendition], playlist: str = "playlist.m3u8") -> str:
     lines = ["#EXTM3U", f"#EXT-X-VERSION:{HLS_VERSION}", "#EXT-X-INDEPENDENT-SEGMENTS"]
-    for n, a in enumerate(audios):
-        lines.append(f'#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="audio",NAME="{a.name}",DEFAULT={"YES" if n == 0 else "NO"},'
-                     f'AUTOSELECT=YES,CHANNELS="{a.channels}",URI="{a.folder}/{playlist}"')  # fmt: skip
+    for a, (default, auto) in zip(audios, audio_selection(audios), strict=True):
+        language = f',LANGUAGE="{a.language}"' if a.language else ""
+        lines.append(f'#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="audio",NAME="{a.name}"{language},'
+                     f'DEFAULT={"YES" if default else "NO"},AUTOSELECT={"YES" if auto else "NO"},'
+                     f'CHANNELS="{a.channels}",URI="{a.folder}/{playlist}"')  # fmt: skip
     audio_peak = max((a.peak_bps() for a in audios), default=0)
     audio_average = max((a.average_bps() for a in audios), default=0)
     audio_codecs = sorted({a.codecs for a in audios})
@@ -141,7 +218,7 @@ def master_playlist(videos: list[Rendition], audios: list[Rendition], playlist: 
         group = ',AUDIO="audio"' if audios else ""
         lines += [f"#EXT-X-STREAM-INF:BANDWIDTH={v.peak_bps() + audio_peak},"
                   f"AVERAGE-BANDWIDTH={v.average_bps() + audio_average},CODECS=\"{codecs}\","
-                  f"RESOLUTION={v.width}x{v.height}{rate}{group}", f"{v.folder}/{playlist}"]  # fmt: skip
+                  f"RESOLUTION={v.display_size[0]}x{v.display_size[1]}{rate}{group}", f"{v.folder}/{playlist}"]  # fmt: skip
     return "\n".join(lines) + "\n"
 
 
@@ -156,13 +233,13 @@ def _timeline(r: Rendition) -> str:
     return "".join(f'<S t="{t}" d="{d}"' + (f' r="{n}"' if n else "") + "/>" for t, d, n in entries)
 
 
-def _representation(r: Rendition) -> str:
+def _representation(r: Rendition, min_buffer: Fraction) -> str:
     first = r.segments[0].uri
     digits = len(first.split(".")[0])
-    attrs = f'id={quoteattr(r.name)} bandwidth="{r.max_segment_bps()}" codecs={quoteattr(r.codecs)}'
+    attrs = f'id={quoteattr(r.name)} bandwidth="{r.dash_bandwidth(min_buffer)}" codecs={quoteattr(r.codecs)}'
     if r.kind == "video":
         rate = f' frameRate="{r.frame_rate.numerator}/{r.frame_rate.denominator}"' if r.frame_rate else ""
-        attrs += f' width="{r.width}" height="{r.height}"{rate}'
+        attrs += f' width="{r.width}" height="{r.height}" sar="{r.sar.numerator}:{r.sar.denominator}"{rate}'
     else:
         attrs += f' audioSamplingRate="{r.sample_rate}"'
     channels = ("<AudioChannelConfiguration schemeIdUri=\"urn:mpeg:dash:23003:3:audio_channel_configuration:2011\" "
@@ -172,18 +249,29 @@ def _representation(r: Rendition) -> str:
             f"<SegmentTimeline>{_timeline(r)}</SegmentTimeline></SegmentTemplate></Representation>")  # fmt: skip
 
 
+def whole_ms(seconds: Fraction) -> Fraction:
+    """Rounded up to the millisecond (an xs:duration written with 3 decimals that is never short)."""
+    return Fraction(math.ceil(seconds * 1000), 1000)
+
+
 def mpd(videos: list[Rendition], audios: list[Rendition]) -> str:
-    """A static (on-demand) MPD over the same files as the HLS playlists."""
+    """A static (on-demand) MPD over the same files as the HLS playlists. @maxSegmentDuration is the longest
+    segment of any representation; @minBufferTime is the same (a player fetches whole segments, so it
+    holds one before it plays), and each @bandwidth is the least that meets the rule for it (see
+    `dash_bandwidth`)."""
     seconds = max(r.seconds for r in [*videos, *audios])
+    longest = whole_ms(max(r.longest_segment() for r in [*videos, *audios]))
     sets = []
     if videos:
-        body = "".join(_representation(v) for v in sorted(videos, key=lambda r: -r.height))
+        body = "".join(_representation(v, longest) for v in sorted(videos, key=lambda r: -r.height))
         sets.append(f'<AdaptationSet id="0" contentType="video" mimeType="video/mp4" segmentAlignment="true" '
                     f'startWithSAP="1">{body}</AdaptationSet>')  # fmt: skip
     for n, a in enumerate(audios):
-        sets.append(f'<AdaptationSet id="{n + 1}" contentType="audio" mimeType="audio/mp4" segmentAlignment="true" '
-                    f'startWithSAP="1">{_representation(a)}</AdaptationSet>')  # fmt: skip
+        lang = f" lang={quoteattr(a.language)}" if a.language else ""
+        sets.append(f'<AdaptationSet id="{n + 1}" contentType="audio" mimeType="audio/mp4"{lang} segmentAlignment="true" '
+                    f'startWithSAP="1">{_representation(a, longest)}</AdaptationSet>')  # fmt: skip
     return ('<?xml version="1.0" encoding="UTF-8"?>\n'
             '<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" profiles="urn:mpeg:dash:profile:isoff-live:2011" '
-            f'type="static" mediaPresentationDuration="PT{seconds:.3f}S" minBufferTime="PT2S">'
+            f'type="static" mediaPresentationDuration="PT{seconds:.3f}S" minBufferTime="PT{float(longest):.3f}S" '
+            f'maxSegmentDuration="PT{float(longest):.3f}S">'
             f'<Period id="0" start="PT0S">{"".join(sets)}</Period></MPD>\n')  # fmt: skip

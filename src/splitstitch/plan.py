@@ -21,6 +21,7 @@ from fractions import Fraction
 from typing import Any, Literal
 
 from splitstitch.media import MediaInfo
+from splitstitch.package import hls_target_duration
 from splitstitch.settings import Settings
 from splitstitch.throughput import STARTUP_SECONDS, encode_seconds
 
@@ -109,9 +110,11 @@ class Plan:
 
 def output_size(info: MediaInfo, settings: Settings) -> tuple[int, int]:
     assert info.video
-    width, height = info.video.display_size
-    if settings.height and settings.height < height:
-        return max(2, round(width * settings.height / height)), settings.height
+    width, height = info.video.display_size  # --height names the short side (see encode.geometry_filters)
+    if settings.height and settings.height < min(width, height):
+        if height <= width:
+            return max(2, round(width * settings.height / height)), settings.height
+        return settings.height, max(2, round(height * settings.height / width))
     return width, height
 
 
@@ -152,26 +155,45 @@ def seek_policy(info: MediaInfo) -> SeekPolicy:
     return "keyframe"
 
 
-def choose_cuts(timestamps: tuple[int, ...], clean: tuple[int, ...], target: int, tolerance: int) -> list[int]:
+def choose_cuts(timestamps: tuple[int, ...], clean: tuple[int, ...], target: int, tolerance: int,
+                longest: int | None = None, end: int | None = None) -> list[int]:  # fmt: skip
     """Start frames of all segments, from 0: from each cut, the clean keyframe nearest to one target further
     on if it lies within `tolerance` ticks of that goal, else the frame nearest to the goal. A tail shorter
-    than half a target joins the segment before it."""
+    than half a target joins the segment before it.
+
+    `longest` (ticks; streaming) bounds every segment, up to `end` (the end of the last frame) for the last:
+    a keyframe that would make a longer segment is not taken, and a short tail that would make the last
+    segment longer stays a segment of its own (HLS: a segment longer than the target duration allows breaks
+    RFC 8216's EXT-X-TARGETDURATION rule; a short last segment is what every packager writes)."""
     starts, count, end_time = [0], len(timestamps), timestamps[-1]
+    stop = end if end is not None else end_time
+
+    def fits(first: int) -> bool:  # the rest of the stream, from frame `first`, may be one segment
+        return longest is None or stop - timestamps[first] <= longest
+
     while True:
         goal = timestamps[starts[-1]] + target
-        if end_time - goal < target / 2 or goal > end_time:
+        if (end_time - goal < target / 2 and fits(starts[-1])) or goal > end_time:
             return starts
         frame = min(bisect.bisect_left(timestamps, goal), count - 1)
         if frame > 0 and abs(timestamps[frame - 1] - goal) <= abs(timestamps[frame] - goal):
             frame -= 1
         k = bisect.bisect_left(clean, goal, key=timestamps.__getitem__)  # clean holds frame numbers, goal is a time
-        near = [c for c in clean[max(k - 1, 0) : k + 1] if c > starts[-1] and abs(timestamps[c] - goal) <= tolerance]
+        near = [c for c in clean[max(k - 1, 0) : k + 1] if c > starts[-1] and abs(timestamps[c] - goal) <= tolerance
+                and (longest is None or timestamps[c] - timestamps[starts[-1]] <= longest)]  # fmt: skip
         cut = min(near, key=lambda c: abs(timestamps[c] - goal)) if near else frame
         if cut <= starts[-1]:
             cut = starts[-1] + 1
-        if cut >= count or end_time - timestamps[cut] < target / 2:
+        if cut >= count or (end_time - timestamps[cut] < target / 2 and fits(starts[-1])):
             return starts
         starts.append(cut)
+
+
+def streaming_segment_limit(seconds: float, time_base: Fraction) -> int:
+    """Ticks a streaming segment may last when the target is `seconds`: under what rounds to the target
+    duration that `seconds` itself rounds to (6 s: under 6.5 s, so EXT-X-TARGETDURATION stays 6)."""
+    limit = Fraction(hls_target_duration(Fraction(seconds)), 1) + Fraction(1, 2)
+    return math.ceil(limit / time_base) - 1
 
 
 def seek_frame(keyframes: tuple[int, ...], start_frame: int, policy: SeekPolicy) -> int | None:
@@ -189,10 +211,12 @@ def encoder_threads(settings: Settings, fanout: Fanout, segments: int) -> int:
     return threads
 
 
-def _cuts(info: MediaInfo, seconds: float) -> list[int]:
+def _cuts(info: MediaInfo, seconds: float, streaming: bool = False) -> list[int]:
     assert info.video and info.frames
     ticks = max(1, round(Fraction(seconds) / info.video.time_base))
-    return choose_cuts(info.frames.timestamps, info.frames.safe_cuts, ticks, round(ticks * KEYFRAME_TOLERANCE))
+    longest = streaming_segment_limit(seconds, info.video.time_base) if streaming else None
+    return choose_cuts(info.frames.timestamps, info.frames.safe_cuts, ticks, round(ticks * KEYFRAME_TOLERANCE),
+                       longest, info.frames.end())  # fmt: skip
 
 
 def plan_segments(info: MediaInfo, settings: Settings, fanout: Fanout) -> Plan:
@@ -200,13 +224,13 @@ def plan_segments(info: MediaInfo, settings: Settings, fanout: Fanout) -> Plan:
     frames, tb = info.frames, info.video.time_base
     seconds, why = target_seconds(info, settings, fanout)
     policy = seek_policy(info)
-    starts = _cuts(info, seconds)
+    starts = _cuts(info, seconds, settings.streaming is not None)
     limit = math.ceil(fanout.concurrency * fanout.segments_per_encoder)
     for _ in range(3):  # cuts that snap to keyframes can add a segment or two: never a wave more than planned
         if settings.segment_seconds is not None or len(starts) <= limit:
             break
         seconds *= len(starts) / limit * 1.001
-        starts = _cuts(info, seconds)
+        starts = _cuts(info, seconds, settings.streaming is not None)
     ends = [*starts[1:], frames.count]
     ts, first = frames.timestamps, frames.timestamps[0]
     segments = []

@@ -60,7 +60,7 @@ def prepare(
         planned = replace(settings, segment_seconds=settings.segment_seconds or STREAM_SEGMENT_S)
         plan = plan_segments(info, planned, fanout)
         assert info.video
-        rungs = plan_ladder(settings.ladder, info.video.display_size[1], settings.codec)
+        rungs = plan_ladder(settings.ladder, info.video.display_size, settings.codec)
         renditions = plan_renditions(info, settings, plan.target_seconds)
         return Job(job_id, source.name, settings, output, info, plan, None, fanout, rebuilt, rungs, renditions)
     plan = plan_segments(info, settings, fanout)

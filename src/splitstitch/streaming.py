@@ -30,6 +30,7 @@ from splitstitch.errors import SegmentMismatchError
 from splitstitch.fmp4_init import TrackEdit, build_init
 from splitstitch.job import Job
 from splitstitch.ladder import Rung
+from splitstitch.languages import rfc5646
 from splitstitch.plan import Segment
 from splitstitch.stages import RESULT_READERS
 from splitstitch.storage import Storage, get_json
@@ -115,7 +116,8 @@ def _rung(job: Job, rung: Rung, store: Storage, writer: Writer, published: dict[
     step = min((b - a for a, b in itertools.pairwise(stamps)), default=job.info.frames.last_duration)
     rendition = package.Rendition("video", rung.name, folder, "init.mp4", package.codec_string(init), job.timescale,
                                   tuple(segments), out.video.width, out.video.height, rate.limit_denominator(1001),
-                                  max_frame_rate=1 / (step * job.info.video.time_base))  # fmt: skip
+                                  max_frame_rate=1 / (step * job.info.video.time_base),
+                                  sar=package.sample_aspect(init))  # fmt: skip
     return rendition, checks, encoded
 
 
@@ -161,8 +163,10 @@ def _audio(job: Job, plan: AudioPlan, store: Storage, writer: Writer, published:
                   f"ends at {got[1]:.4f} s, source {expected_end:.4f} s ({(got[1] - expected_end) * 1000:+.1f} ms)"),
             Check(f"{plan.name}_channels", channels == plan.channels, f"{channels} channels, planned {plan.channels}"),
         ]  # fmt: skip
+    source = next(a for a in job.info.audio if a.index == plan.stream_indexes[0])
     rendition = package.Rendition("audio", plan.name, folder, "init.mp4", package.codec_string(init),
-                                  tracks[0].timescale, tuple(segments), channels=channels, sample_rate=rate)  # fmt: skip
+                                  tracks[0].timescale, tuple(segments), channels=channels, sample_rate=rate,
+                                  language=rfc5646(source.language))  # fmt: skip
     return rendition, checks
 
 

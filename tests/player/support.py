@@ -1,4 +1,4 @@
-"""What the player test needs besides Python: Debian's Chromium, hls.js and dash.js from npm (installed into a
+"""What the player test needs besides Python: Debian's Chromium, hls.js, dash.js and Shaka Player from npm (installed into a
 cache folder outside the repository), and a tiny threaded HTTP server on 127.0.0.1.
 
 `python -m tests.player.support` installs the npm packages (CI runs it through `make player-libs`).
@@ -21,8 +21,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import ClassVar
 
-PACKAGES = {"hls.js": "1.7.4", "dashjs": "5.2.1"}
-SCRIPTS = {"hls.js": "hls.js/dist/hls.min.js", "dashjs": "dashjs/dist/modern/umd/dash.all.min.js"}
+PACKAGES = {"hls.js": "1.7.4", "dashjs": "5.2.1", "shaka-player": "5.2.12"}
+SCRIPTS = {"hls.js": "hls.js/dist/hls.min.js", "dashjs": "dashjs/dist/modern/umd/dash.all.min.js",
+           "shaka-player": "shaka-player/dist/shaka-player.compiled.js"}  # fmt: skip
 # the flags Chromium needs on these machines (no sandbox as root, no network beyond 127.0.0.1)
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -52,16 +53,15 @@ def installed(root: Path) -> bool:
 
 
 def ensure_libs(root: Path | None = None) -> Path:
-    """node_modules with the pinned hls.js and dash.js, installed with npm when missing (one installer at a
+    """node_modules with the pinned hls.js, dash.js and Shaka Player, installed with npm when missing (one installer at a
     time: pytest-xdist workers share the folder). Raises RuntimeError saying why it cannot."""
     root = root or libs_dir()
     if installed(root):
         return root / "node_modules"
     npm = shutil.which("npm")
     if npm is None:
-        raise RuntimeError(
-            f"npm is not installed and {root} has no hls.js {PACKAGES['hls.js']}/dashjs {PACKAGES['dashjs']}"
-        )
+        wanted = ", ".join(f"{name} {version}" for name, version in PACKAGES.items())
+        raise RuntimeError(f"npm is not installed and {root} lacks one of {wanted}")
     root.mkdir(parents=True, exist_ok=True)
     with (root / ".lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)

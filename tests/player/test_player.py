@@ -1,5 +1,5 @@
-"""A real player: the HLS output played by hls.js and the DASH output by dash.js in headless Chromium, served
-from 127.0.0.1, start to end and across forced rung switches, with no player errors. Every frame shown is
+"""Real players: the HLS output played by hls.js and Shaka Player, the DASH output by dash.js and Shaka Player,
+in headless Chromium, served from 127.0.0.1, start to end and across forced rung switches, with no player errors. Every frame shown is
 read back (requestVideoFrameCallback): it must be a source frame, the first and last source frames must be
 among them, and a switch at a segment boundary must show each segment in one rung only.
 
@@ -35,7 +35,7 @@ def libs() -> Path:
     try:
         return ensure_libs()
     except RuntimeError as exc:
-        pytest.skip(f"no hls.js/dash.js: {exc}")
+        pytest.skip(f"no hls.js/dash.js/Shaka Player: {exc}")
 
 
 @pytest.fixture(scope="module")
@@ -78,8 +78,9 @@ def play(browser, base: str, page: str, entry: str) -> tuple[dict, list[str], li
 
 @pytest.mark.parametrize(
     ("page", "entry", "library", "down_at_boundary"),
-    [("hls.html", "master.m3u8", "hls.js", False), ("dash.html", "manifest.mpd", "dashjs", True)],
-)
+    [("hls.html", "master.m3u8", "hls.js", False), ("dash.html", "manifest.mpd", "dashjs", True),
+     ("shaka.html", "master.m3u8", "shaka-player", True), ("shaka.html", "manifest.mpd", "shaka-player", True)],
+)  # fmt: skip
 def test_player_plays_to_the_end_across_rung_switches(
     page: str, entry: str, library: str, down_at_boundary: bool, libs: Path, browser, package
 ) -> None:

@@ -85,6 +85,16 @@ def test_parse_streams_ignores_cover_art_and_types_fields() -> None:
     assert info.audio[0].channels == 2 and info.audio[0].time_base == Fraction(1, 48000)
 
 
+def test_parse_streams_keeps_each_audio_tracks_language_tag() -> None:
+    track = {"codec_type": "audio", "codec_name": "aac", "channels": 2, "sample_rate": "48000"}
+    data = {"format": {"format_name": "matroska,webm"}, "streams": [
+        {**track, "index": 0, "tags": {"language": "fre"}}, {**track, "index": 1, "tags": {"LANGUAGE": "ger"}},
+        {**track, "index": 2}]}  # fmt: skip
+    info = parse_streams("a.mkv", 10, data)
+    assert [a.language for a in info.audio] == ["fre", "ger", None]
+    assert MediaInfo.from_dict(json.loads(json.dumps(info.to_dict()))) == info
+
+
 def test_media_info_round_trips_through_json() -> None:
     info = media(video_info=video(rotation=90, declared_frames=300), frame_index=frames(300, 3000, 60, safe=False),
                  audios=(audio(1), audio(2, "opus", 6, -0.02)), extents=((1, 0.0, 10.0), (2, -0.02, 9.98)))  # fmt: skip

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from fractions import Fraction
 
@@ -24,9 +25,24 @@ def rendition(*segments: tuple[float, int]) -> Rendition:
                      Fraction(30))  # fmt: skip
 
 
-def test_target_duration_covers_every_segment() -> None:
-    assert rendition((6.0, 1), (6.4, 1), (3.0, 1)).target_duration == 7
-    assert "#EXT-X-TARGETDURATION:7\n" in package.media_playlist(rendition((6.0, 1), (6.4, 1), (3.0, 1)))
+@pytest.mark.parametrize(
+    ("segments", "target"),
+    [
+        # RFC 8216 4.3.3.1: each EXTINF rounded to the NEAREST integer is at most EXT-X-TARGETDURATION
+        (((6.0, 1), (6.4, 1), (3.0, 1)), 6),
+        (((6.006, 1), (6.006, 1), (2.2, 1)), 6),  # 29.97 fps segments of 180 frames: 6, not 7
+        (((6.0, 1), (6.5, 1)), 7),  # a half rounds up: the reading that never breaks the rule
+        (((6.0, 1), (8.2, 1)), 8),
+        (((0.3, 1),), 1),  # never 0
+    ],
+)
+def test_target_duration_is_rfc_8216s_rounding(segments, target: int) -> None:
+    r = rendition(*segments)
+    assert r.target_duration == target
+    playlist = package.media_playlist(r)
+    assert f"#EXT-X-TARGETDURATION:{target}\n" in playlist
+    extinf = [float(line[8:].rstrip(",")) for line in playlist.splitlines() if line.startswith("#EXTINF:")]
+    assert all(math.floor(d + 0.5) <= target for d in extinf)
 
 
 @pytest.mark.parametrize(
@@ -45,10 +61,8 @@ def test_hls_peak_is_rfc_8216s_peak_segment_bit_rate(segments, peak: int) -> Non
     assert rendition(*segments).peak_bps() == peak
 
 
-def test_dash_bandwidth_is_the_busiest_segment() -> None:
+def test_hls_bandwidth_is_the_peak_of_the_rung() -> None:
     r = rendition((7.5, 3_750_000), (7.5, 3_750_000), (3.0, 4_125_000))
-    assert r.max_segment_bps() == 11_000_000
-    assert 'bandwidth="11000000"' in package.mpd([r], [])
     assert "BANDWIDTH=6000000," in package.master_playlist([r], [])
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from splitstitch.audio import plan_audio
 from splitstitch.codecs import output_format
 from splitstitch.job import Job
+from splitstitch.package import hls_target_duration
 from splitstitch.plan import (
     Fanout,
     Plan,
@@ -45,6 +47,41 @@ EVERY_60 = (0, 60, 120, 180, 240)
 )  # fmt: skip
 def test_choose_cuts(clean: tuple[int, ...], target: int, tolerance: int, expected: list[int]) -> None:
     assert choose_cuts(TS, clean, target, tolerance) == expected
+
+
+@pytest.mark.parametrize(
+    ("clean", "target", "longest", "expected"),
+    [
+        ((0,), 120, 150, [0, 120, 240]),        # a 60-frame tail would make a 180-frame last segment: its own
+        ((0,), 120, 180, [0, 120]),             # it fits: it joins, as without a limit
+        ((0, 130, 290), 120, 125, [0, 120, 240]),  # the keyframe at 130 would make a segment over the limit
+        ((0, 115, 290), 120, 125, [0, 115, 235]),  # one under it is taken
+    ],
+)  # fmt: skip
+def test_choose_cuts_never_makes_a_segment_over_the_longest(clean, target: int, longest: int, expected) -> None:
+    cuts = choose_cuts(TS, clean, target, 20, longest, len(TS))
+    assert cuts == expected
+    assert all(b - a <= longest for a, b in zip(cuts, [*cuts[1:], len(TS)], strict=True))
+
+
+@pytest.mark.parametrize(
+    ("count", "segment_seconds", "longest_s"),
+    [
+        (606, 6.0, 6.5),  # 20.2 s on a 6 s target: the 2.2 s tail was merged into an 8.2 s last segment
+        (614, 6.0, 6.5),  # a 2.47 s tail
+        (300, 2.5, 3.5),  # 2.5 s rounds to a target duration of 3: segments under 3.5 s
+        (520, 4.0, 4.5),
+    ],
+)
+def test_streaming_segments_stay_within_the_hls_target_duration(count: int, segment_seconds: float,
+                                                                 longest_s: float) -> None:  # fmt: skip
+    info = media(frame_index=frames(count=count, step=3000, keyint=1000))
+    plan = plan_segments(info, Settings(streaming="hls", segment_seconds=segment_seconds), Fanout(4))
+    assert sum(s.frames for s in plan.segments) == count
+    assert max(s.duration_seconds for s in plan.segments) < longest_s
+    assert hls_target_duration(Fraction(max(s.duration_seconds for s in plan.segments))) < longest_s
+    file_mode = plan_segments(info, Settings(segment_seconds=segment_seconds), Fanout(4))
+    assert len(file_mode.segments) <= len(plan.segments)  # a file keeps joining short tails
 
 
 def test_choose_cuts_on_variable_frame_times_picks_the_frame_nearest_the_goal() -> None:

@@ -72,6 +72,7 @@ def _grants(stack: Stack) -> dict[str, list[Grant]]:
     return {spec.logical: s3_grants(spec.properties.get("Policies", [])) for spec in stack.specs.values()}
 
 
+@pytest.mark.slow
 def test_every_s3_request_is_allowed_by_its_functions_policy(recorded) -> None:
     stack, recorder = recorded
     grants = _grants(stack)
@@ -93,6 +94,7 @@ def test_every_s3_request_is_allowed_by_its_functions_policy(recorded) -> None:
     assert denied == [], "AWS would refuse:\n" + "\n".join(denied)
 
 
+@pytest.mark.slow
 def test_no_s3_grant_goes_unused(recorded) -> None:
     stack, recorder = recorded
     unused = {

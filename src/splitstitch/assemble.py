@@ -271,7 +271,11 @@ def output_info(name: str, size: int, init: bytes, timeline: OutputTimeline, pix
     )
     codec, width, height = sample_entry(init, video.track_id)
     keys = tuple(i for i, (_, _, sync) in enumerate(samples) if sync)
-    frames = FrameIndex(tuple(t for t, _, _ in samples), samples[-1][1] if samples else 0, keys, keys, True)
+    # Every segment presents from its decode time on, so the last frame lasts until the decode timeline ends
+    # (its own sample duration is a decode step: a frame held before the end puts its length elsewhere).
+    end = max((r.decode_time + r.span for r in timeline.runs.get(video.track_id, [])), default=0)
+    last = (end - samples[-1][0] if end > samples[-1][0] else samples[-1][1]) if samples else 0
+    frames = FrameIndex(tuple(t for t, _, _ in samples), last, keys, keys, True)
     tb = Fraction(1, video.timescale)
     video_info = VideoInfo(0, codec, width, height, pix_fmt, bit_depth, tb, None, 0, len(samples))
     audio, extents = [], []

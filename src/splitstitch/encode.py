@@ -21,7 +21,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Literal
 
-from splitstitch import fmp4, fmp4_patch
+from splitstitch import fmp4, fmp4_explicit, fmp4_patch
 from splitstitch.codecs import ENCODER, PROBE_CODEC, SVT_PRESET, VP9_CPU_USED, codec_tag
 from splitstitch.command import compile_args, filter_chain, input_stream
 from splitstitch.errors import SegmentMismatchError
@@ -263,7 +263,8 @@ def encode_segment(
     if not check.ok:
         raise SegmentMismatchError(f"segment {segment.name} does not decode cleanly: {check.detail}")
     check_seconds = time.perf_counter() - check_started
-    data = split.fragments
+    # stored with every sample's duration in its trun, so that placing the segment can end it exactly
+    data = fmp4_explicit.explicit_samples(split.fragments, fmp4.tracks(split.init))
     if task.placement is not None:
         data = fmp4_patch.patch_fragments(data, task.placement.patch(run.cts[0], run.span, run.durations[-1]))
     fragments = work / f"fragments_{tag}.m4s"

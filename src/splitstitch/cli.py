@@ -1,7 +1,7 @@
 """splitstitch: parallel split-and-stitch video transcoder.
 
 Errors are one line on stderr and an exit code, never a traceback: 2 bad input or options,
-3 verification failed, 1 a tool failed, 130 interrupted.
+3 verification failed, 1 a tool failed, 4 an internal error (a bug), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from splitstitch import __version__
-from splitstitch.errors import SplitstitchError, VerificationError
+from splitstitch.errors import INTERNAL_EXIT_CODE, SplitstitchError, VerificationError, internal_error_line
 from splitstitch.inputs import Limits
 from splitstitch.options import STREAM_SUFFIXES, add_settings_arguments, settings_from_args
 from splitstitch.progress import SILENT, Progress, Snapshot, Tracker
@@ -232,6 +232,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
         return 1
+    except Exception as exc:  # anything else is a bug: still one line and a documented exit code
+        log.debug("internal error", exc_info=True)  # the traceback, with -v only
+        print(f"error: {internal_error_line(exc)}", file=sys.stderr)
+        return INTERNAL_EXIT_CODE
 
 
 if __name__ == "__main__":

@@ -124,6 +124,19 @@ def test_last_duration_is_fixed_to_the_planned_end_or_refused() -> None:
         assemble.layout(VIDEO_INIT, [*PARTS[:2], part(2, long, 7 * STEP, STEP, 2 * STEP)])
 
 
+def test_the_last_frame_lasts_to_the_end_of_the_decode_timeline() -> None:
+    """The source's last frame is held for 2 frames (a stream-copied cut): the plan ends the segment there and the
+    patch lengthens the last sample in decode order, a B-frame shown before the last frame. The output lasts to
+    where its decode timeline ends, not to the last frame's pts plus its own (decode) duration."""
+    held = segment([0, 3, 1, 2], STEP)
+    lay = assemble.layout(VIDEO_INIT, [part(0, held, 0, 5 * STEP, STEP)], index=False)
+    timeline = assemble.OutputTimeline(fmp4.tracks(lay.head))
+    assemble.build_part(list(lay.pieces), lambda p: held, timeline)
+    info = assemble.output_info("out.mp4", lay.size, lay.head, timeline, "yuv420p", 8)
+    assert info.frames and info.frames.timestamps == (0, STEP, 2 * STEP, 3 * STEP)
+    assert info.frames.end() == 5 * STEP and info.video_seconds() == 5 * STEP / 90000
+
+
 def test_segments_that_do_not_join_exactly_are_refused() -> None:
     gap = [PARTS[0], part(1, SEGMENTS[1], 5 * STEP, 3 * STEP, 2 * STEP)]
     with pytest.raises(SegmentMismatchError, match="segment 00000 does not end where segment 00001 starts"):

@@ -19,17 +19,13 @@ import pytest
 from splitstitch.cli import main
 from splitstitch.errors import INTERNAL_EXIT_CODE
 from splitstitch.ffmpeg import run_ffmpeg
-from splitstitch.samples import AAC, tone, video_source
+from splitstitch.samples import AAC, tone, video_source, with_chapters
 from tests.probe import audio_seconds, decode_warnings, ffprobe
 from tests.stream_checks import assert_package
 from tests.stream_probe import frame_times
 
 # veryfast has B-frames: the encoder's decode steps stay constant where the source's presentation holds a frame
 ARGS = ("--preset", "veryfast", "--segment-seconds", "1", "--quiet")
-CHAPTERS = ";FFMETADATA1\ntitle=A film\n" + "".join(
-    f"[CHAPTER]\nTIMEBASE=1/1000\nSTART={start}\nEND={start + 1500}\ntitle=Part {n}\n"
-    for n, start in enumerate((0, 1500), 1)
-)
 
 
 def x26x(codec: str, rate: int) -> list[str]:
@@ -57,12 +53,9 @@ def stream_copied_cut(name: str, folder: Path) -> Path:
     return out
 
 
-def with_chapters(container: str, folder: Path) -> Path:
-    meta = folder / "chapters.txt"
-    meta.write_text(CHAPTERS)
+def chaptered(container: str, folder: Path) -> Path:
     out = folder / f"chapters.{'mkv' if container == 'matroska' else 'mp4'}"
-    run_ffmpeg(["-i", str(clip(folder, "h264")), "-i", str(meta), "-map", "0", "-map_chapters", "1",
-                "-map_metadata", "1", "-c", "copy", "-f", container, str(out)])  # fmt: skip
+    with_chapters(clip(folder, "h264"), out, 4.0, container)
     return out
 
 
@@ -106,7 +99,7 @@ def test_a_stream_copied_cut_packages_exactly_as_cmaf(name: str, folder: Path, t
 @pytest.mark.parametrize("container", ["mp4", "matroska"])
 def test_a_source_with_chapters_transcodes_to_a_file_of_video_and_audio(container: str, folder: Path,
                                                                         tmp_path: Path) -> None:  # fmt: skip
-    source = with_chapters(container, folder)
+    source = chaptered(container, folder)
     assert len(ffprobe("-show_chapters", str(source))["chapters"]) == 2
     out = tmp_path / "out.mp4"
     assert_exact_file(source, out, transcode(source, out))
@@ -116,7 +109,7 @@ def test_a_source_with_chapters_transcodes_to_a_file_of_video_and_audio(containe
 
 @pytest.mark.parametrize("container", ["mp4", "matroska"])
 def test_a_source_with_chapters_packages_as_cmaf(container: str, folder: Path, tmp_path: Path) -> None:
-    source = with_chapters(container, folder)
+    source = chaptered(container, folder)
     report = transcode(source, tmp_path / "out", "--format", "cmaf", "--ladder", "240")
     assert_package(tmp_path / "out", "cmaf", report, source)
 

@@ -66,9 +66,7 @@ def explicit_samples(data: bytes, init_tracks: list[TrackInfo]) -> bytes:
 def _moof(data: bytes, moof: Box, defaults: dict[int, TrackInfo]) -> bytes:
     trafs = [read_traf(data, b, defaults) for b in iter_boxes(data, moof.body, moof.end) if b.type == "traf"]
     starts = _data_starts(moof, trafs)
-    old_size = moof.size
-    built = _build(data, moof, trafs, starts, growth=0)
-    growth = len(built) - old_size  # the mdat after the moof moves by this much
+    growth = len(_build(data, moof, trafs, starts, growth=0)) - moof.size  # the mdat after the moof moves so far
     return _build(data, moof, trafs, starts, growth)
 
 

@@ -61,7 +61,7 @@ def _set_last_duration(out: bytearray, trun: Box, duration: int) -> None:
     _, flags = version_flags(out, trun)
     count = struct.unpack_from(">I", out, trun.body + 4)[0]
     if not flags & TRUN_DURATION:
-        raise Mp4Error("trun has no per-sample durations to change the last one")
+        raise Mp4Error("trun has no per-sample durations to change the last one (store it through fmp4_explicit)")
     per_sample = sum(4 for bit in (TRUN_DURATION, TRUN_SIZE, TRUN_FLAGS, TRUN_CTS) if flags & bit)
     pos = trun.body + 8 + (4 if flags & TRUN_DATA_OFFSET else 0) + (4 if flags & TRUN_FIRST_FLAGS else 0)
     struct.pack_into(">I", out, pos + per_sample * (count - 1), duration)

@@ -266,24 +266,19 @@ def _trun(data: bytes | bytearray, trun: Box, d_duration: int, d_size: int, d_fl
     if tflags & TRUN_FIRST_FLAGS:
         first_flags = struct.unpack_from(">I", data, pos)[0]
         pos += 4
-    fields = [(bit, fmt) for bit, fmt in ((TRUN_DURATION, ">I"), (TRUN_SIZE, ">I"), (TRUN_FLAGS, ">I"),
-                                          (TRUN_CTS, ">i" if version else ">I")) if tflags & bit]  # fmt: skip
-    if (
-        trun.body + 8 + 4 * (data_offset is not None) + 4 * (first_flags is not None) + 4 * len(fields) * count
-        > trun.end
-    ):
+    fields = [(bit, code) for bit, code in ((TRUN_DURATION, "I"), (TRUN_SIZE, "I"), (TRUN_FLAGS, "I"),
+                                            (TRUN_CTS, "i" if version else "I")) if tflags & bit]  # fmt: skip
+    end = pos + 4 * len(fields) * count
+    if end > trun.end:
         raise Mp4Error(f"trun at offset {trun.start} is too short for its {count} samples")
-    columns = {TRUN_DURATION: [d_duration] * count, TRUN_SIZE: [d_size] * count, TRUN_FLAGS: [d_flags] * count,
-               TRUN_CTS: [0] * count}  # fmt: skip
-    for i in range(count):
-        for bit, fmt in fields:
-            columns[bit][i] = struct.unpack_from(fmt, data, pos)[0]
-            pos += 4
+    columns = {TRUN_DURATION: (d_duration,) * count, TRUN_SIZE: (d_size,) * count, TRUN_FLAGS: (d_flags,) * count,
+               TRUN_CTS: (0,) * count}  # fmt: skip
+    if fields and count:
+        stored = zip(*struct.iter_unpack(">" + "".join(c for _, c in fields), data[pos:end]), strict=True)
+        columns |= {bit: values for (bit, _), values in zip(fields, stored, strict=True)}
     if first_flags is not None and count:
-        columns[TRUN_FLAGS][0] = first_flags
-    return Trun(
-        version, tflags, data_offset, *(tuple(columns[b]) for b in (TRUN_DURATION, TRUN_SIZE, TRUN_FLAGS, TRUN_CTS))
-    )
+        columns[TRUN_FLAGS] = (first_flags, *columns[TRUN_FLAGS][1:])
+    return Trun(version, tflags, data_offset, *(columns[b] for b in (TRUN_DURATION, TRUN_SIZE, TRUN_FLAGS, TRUN_CTS)))
 
 
 def read_traf(data: bytes | bytearray, traf: Box, defaults: dict[int, TrackInfo]) -> Traf:

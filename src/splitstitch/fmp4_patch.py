@@ -34,7 +34,7 @@ class Patch:
     last_duration: int | None = None  # the duration of the very last sample (ends the segment exactly)
     # With last_duration: ticks by which the last sample decodes later. The sample before it lasts that much
     # longer and the last one's composition offset is that much smaller, so it presents when it did: a held
-    # last frame then lasts its own duration, not the hold plus a decode step (see assemble.end_samples).
+    # last frame then lasts its own duration, not the hold plus a decode step (see segment_end).
     last_decodes_later: int = 0
 
 

@@ -74,6 +74,7 @@ class VideoPart:
     size: int
     sha256: str
     init_sha256: str
+    last_cts: int = 0  # composition offset of the last sample in decode order
 
 
 def layout(
@@ -108,8 +109,9 @@ def layout(
     pieces: list[Piece] = []
     sequence, pending = 1, list(enumerate(audio_fragments or []))
     for n, part in enumerate(parts):
+        last, later = _segment_end(part)
         patch = fmp4_patch.Patch(decode_time_shift=part.start, cts_shift=edit - part.first_cts, first_sequence=sequence,
-                           last_duration=_last_duration(part))  # fmt: skip
+                                 last_duration=last, last_decodes_later=later)  # fmt: skip
         pieces.append(Piece("video", part.index, 0, part.size, part.sha256, patch))
         sequence += 1  # one moof per segment (frag_custom); checked when the part is built
         end_s = math.inf if n == len(parts) - 1 else (part.start + part.duration) / video.timescale
@@ -160,15 +162,14 @@ def _audio_refs(pieces: list[Piece], fragments: list[AudioFragment]) -> list[Sid
     return [SidxReference(size, duration) for size, duration in merged]
 
 
-def _last_duration(part: VideoPart) -> int | None:
-    """The last sample's duration that makes the segment's decode span its planned duration exactly, so the
-    next segment's decode times continue it (VFR encoders guess the last frame's duration)."""
-    if part.span == part.duration:
-        return None
-    last = part.last_duration + part.duration - part.span
-    if last <= 0:
+def _segment_end(part: VideoPart) -> tuple[int | None, int]:
+    """The last sample's duration (and how much later it decodes) that make the segment's decode span its
+    planned duration exactly, so the next segment's decode times continue it (VFR encoders guess the last
+    frame's duration; a held last frame is spaced evenly by the encoder): fmp4_patch.segment_end."""
+    last, later = fmp4_patch.segment_end(part.span, part.duration, part.last_duration, part.first_cts, part.last_cts)
+    if last is not None and last <= 0:
         raise SegmentMismatchError(f"segment {part.index:05d} decodes {part.span - part.duration} ticks past its end")
-    return last
+    return last, later
 
 
 def _subsegment_sizes(pieces: list[Piece]) -> list[int]:
@@ -271,7 +272,11 @@ def output_info(name: str, size: int, init: bytes, timeline: OutputTimeline, pix
     )
     codec, width, height = sample_entry(init, video.track_id)
     keys = tuple(i for i, (_, _, sync) in enumerate(samples) if sync)
-    frames = FrameIndex(tuple(t for t, _, _ in samples), samples[-1][1] if samples else 0, keys, keys, True)
+    # Every segment presents from its decode time on, so the last frame lasts until the decode timeline ends
+    # (its own sample duration is a decode step: a frame held before the end puts its length elsewhere).
+    end = max((r.decode_time + r.span for r in timeline.runs.get(video.track_id, [])), default=0)
+    last = (end - samples[-1][0] if end > samples[-1][0] else samples[-1][1]) if samples else 0
+    frames = FrameIndex(tuple(t for t, _, _ in samples), last, keys, keys, True)
     tb = Fraction(1, video.timescale)
     video_info = VideoInfo(0, codec, width, height, pix_fmt, bit_depth, tb, None, 0, len(samples))
     audio, extents = [], []

@@ -173,7 +173,7 @@ def audio_args(plan: AudioPlan, source: MediaSource, output: Path) -> list[str]:
         streams = [s.filter("asetpts", "PTS-STARTPTS") for s in streams]
     if plan.pad_samples:  # a rendition that starts with the video: the delay becomes silence
         streams = [s.filter("adelay", delays=f"{n}S", all=1) for s, n in zip(streams, plan.pad_samples, strict=True)]
-    options: dict[str, str | int | None] = {"vn": None, "sn": None, "dn": None, "map_metadata": -1}
+    options: dict[str, str | int | None] = {"vn": None, "sn": None, "dn": None, "map_chapters": -1, "map_metadata": -1}
     if plan.mode == "copy":
         options["c:a"] = "copy"
     else:

@@ -1,7 +1,7 @@
 """splitstitch: parallel split-and-stitch video transcoder.
 
 Errors are one line on stderr and an exit code, never a traceback: 2 bad input or options,
-3 verification failed, 1 a tool failed, 130 interrupted.
+3 verification failed, 1 a tool failed, 4 an internal error (a bug), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from splitstitch import __version__
-from splitstitch.errors import Interrupted, SplitstitchError, VerificationError
+from splitstitch.errors import INTERNAL_EXIT_CODE, Interrupted, SplitstitchError, VerificationError, internal_error_line
 from splitstitch.ffmpeg import allow_children, stop_children
 from splitstitch.inputs import Limits
 from splitstitch.options import STREAM_SUFFIXES, add_settings_arguments, settings_from_args
@@ -216,6 +216,23 @@ def build_parser(extra: Sequence[Callable[[argparse._SubParsersAction], None]] =
     return parser
 
 
+@contextmanager
+def log_to_stderr(level: int) -> Iterator[None]:
+    """Log records of `level` and above to this command's stderr, for this command only: the handler goes with
+    it (tests call `main` in-process, and a handler left behind writes to a stream that is gone)."""
+    root = logging.getLogger()
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    previous = root.level
+    root.addHandler(handler)
+    root.setLevel(level)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(previous)
+
+
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
@@ -250,11 +267,8 @@ def stop_signals() -> Iterator[None]:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser(optional_commands())
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
-    )
     try:
-        with stop_signals():
+        with stop_signals(), log_to_stderr(logging.DEBUG if args.verbose else logging.WARNING):
             return args.func(args)
     except SplitstitchError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -270,6 +284,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
         return 1
+    except Exception as exc:  # anything else is a bug: still one line and a documented exit code
+        log.debug("internal error", exc_info=True)  # the traceback, with -v only
+        print(f"error: {internal_error_line(exc)}", file=sys.stderr)
+        return INTERNAL_EXIT_CODE
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Literal
 
-from splitstitch import fmp4, fmp4_patch
+from splitstitch import fmp4, fmp4_explicit, fmp4_patch
 from splitstitch.codecs import ENCODER, PROBE_CODEC, SVT_PRESET, VP9_CPU_USED, codec_tag
 from splitstitch.command import compile_args, filter_chain, input_stream
 from splitstitch.errors import SegmentMismatchError
@@ -77,16 +77,14 @@ class Placement:
     duration: int
     sequence: int
 
-    def patch(self, first_cts: int, span: int, last_duration: int) -> fmp4_patch.Patch:
+    def patch(self, first_cts: int, span: int, last_duration: int, last_cts: int = 0) -> fmp4_patch.Patch:
         """CMAF: no edit list; the first frame presents at the segment's decode time (negative composition
         offsets after it); the last sample ends where the next segment starts."""
-        last = None
-        if span != self.duration:
-            last = last_duration + self.duration - span
-            if last <= 0:
-                raise SegmentMismatchError(f"segment decodes {span - self.duration} ticks past its planned end")
+        last, later = fmp4_patch.segment_end(span, self.duration, last_duration, first_cts, last_cts)
+        if last is not None and last <= 0:
+            raise SegmentMismatchError(f"segment decodes {span - self.duration} ticks past its planned end")
         return fmp4_patch.Patch(decode_time_shift=self.start, cts_shift=-first_cts, first_sequence=self.sequence,
-                          trun_version=1, last_duration=last)  # fmt: skip
+                          trun_version=1, last_duration=last, last_decodes_later=later)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -134,6 +132,7 @@ class EncodedSegment:
     check: str  # what the decode check covered
     placed: bool = False  # the stored bytes are the final media segment (streaming), not raw fragments
     md5: str = ""  # of the stored bytes: what S3 reports as the ETag of a single-part object and its copies
+    last_cts: int = 0  # composition offset of the last sample in decode order
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -213,7 +212,8 @@ def encode_args(task: SegmentTask, source: MediaSource, output: Path) -> list[st
     trim = f"trim=start_pts={segment.start_pts}{end}"
     vf = filter_chain(trim, "setpts=PTS-STARTPTS", *geometry_filters(task.settings, video))
     options = {
-        "an": None, "sn": None, "dn": None, "vf": vf,
+        # only the planned video stream: no chapter track, no metadata (finish carries those, not the segments)
+        "an": None, "sn": None, "dn": None, "map_chapters": -1, "map_metadata": -1, "vf": vf,
         **encoder_options(task.settings, video, task.threads),
         "fps_mode": "passthrough", "enc_time_base:v": "demux", "video_track_timescale": task.timescale,
         "movflags": FRAGMENTED, "fflags": "+bitexact", "f": "mp4",
@@ -266,9 +266,12 @@ def encode_segment(
     if not check.ok:
         raise SegmentMismatchError(f"segment {segment.name} does not decode cleanly: {check.detail}")
     check_seconds = time.perf_counter() - check_started
-    data = split.fragments
+    # stored with every sample's duration in its trun, so that placing the segment can end it exactly
+    data = fmp4_explicit.explicit_samples(split.fragments, fmp4.tracks(split.init))
     if task.placement is not None:
-        data = fmp4_patch.patch_fragments(data, task.placement.patch(run.cts[0], run.span, run.durations[-1]))
+        data = fmp4_patch.patch_fragments(
+            data, task.placement.patch(run.cts[0], run.span, run.durations[-1], run.cts[-1])
+        )
     fragments = work / f"fragments_{tag}.m4s"
     fragments.write_bytes(data)
     output.unlink()
@@ -277,7 +280,7 @@ def encode_segment(
         init_sha256=hashlib.sha256(split.init).hexdigest(), first_cts=run.cts[0], span=run.span,
         last_duration=run.durations[-1], timescale=task.timescale, seconds=round(seconds, 3),
         check_seconds=round(check_seconds, 3), check=check.detail, placed=task.placement is not None,
-        md5=hashlib.md5(data, usedforsecurity=False).hexdigest(),
+        md5=hashlib.md5(data, usedforsecurity=False).hexdigest(), last_cts=run.cts[-1],
     )  # fmt: skip
     log.info("segment %s: %d frames in %.2f s, checked in %.2f s", segment.name, segment.frames, seconds, check_seconds)
     return result, fragments, split.init

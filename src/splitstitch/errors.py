@@ -33,6 +33,15 @@ class Interrupted(KeyboardInterrupt):
         return 128 + self.signum
 
 
+INTERNAL_EXIT_CODE = 4  # any other exception: a bug in splitstitch, reported as one line (the CLI, the README)
+
+
+def internal_error_line(exc: BaseException) -> str:
+    """What the CLI prints for an exception that is not one of ours: a bug, named by its type and message."""
+    message = " ".join(str(exc).split()) or "no message"  # folded onto one line
+    return f"internal error ({type(exc).__name__}): {message}; a bug in splitstitch, run with -v for where"
+
+
 class InputError(SplitstitchError):
     """The source cannot or must not be transcoded (missing, not a video, a playlist, too large...)."""
 

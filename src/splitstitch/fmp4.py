@@ -215,60 +215,94 @@ class Fragment:
     runs: tuple[Run, ...]
 
 
-def _traf_run(data: bytes | bytearray, traf: Box, defaults: dict[int, TrackInfo]) -> Run:
-    tfhd = child(data, traf, "tfhd")
-    if tfhd is None:
-        raise Mp4Error("traf without tfhd")
+@dataclass(frozen=True)
+class Trun:
+    """One trun as stored, every default applied: a value per sample in each column."""
+
+    version: int
+    flags: int
+    data_offset: int | None
+    durations: tuple[int, ...]
+    sizes: tuple[int, ...]
+    sample_flags: tuple[int, ...]
+    cts: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Traf:
+    """A traf's header fields (tfhd, tfdt) and its truns, in order."""
+
+    track_id: int
+    tfhd_flags: int
+    base_offset: int | None  # tfhd base-data-offset, when present
+    description: int | None  # tfhd sample-description-index, when present
+    decode_time: int
+    truns: tuple[Trun, ...]
+
+
+def _tfhd(data: bytes | bytearray, tfhd: Box, defaults: dict[int, TrackInfo]) -> tuple[int, int, list[int | None]]:
+    """(track_ID, flags, [base offset, description index, duration, size, flags]); absent defaults are the trex's."""
     _, flags = version_flags(data, tfhd)
     track_id = struct.unpack_from(">I", data, tfhd.body + 4)[0]
     info = defaults.get(track_id)
-    d_duration, d_size, d_flags = (info.default_duration, info.default_size, info.default_flags) if info else (0, 0, 0)
+    values: list[int | None] = [None, None, *((info.default_duration, info.default_size, info.default_flags)
+                                              if info else (0, 0, 0))]  # fmt: skip
     pos = tfhd.body + 8
-    for bit in (TFHD_BASE_OFFSET, TFHD_DESCRIPTION, TFHD_DURATION, TFHD_SIZE, TFHD_FLAGS):
+    for n, bit in enumerate((TFHD_BASE_OFFSET, TFHD_DESCRIPTION, TFHD_DURATION, TFHD_SIZE, TFHD_FLAGS)):
         if flags & bit:
             width = 8 if bit == TFHD_BASE_OFFSET else 4
-            value = struct.unpack_from(">Q" if width == 8 else ">I", data, pos)[0]
-            d_duration = value if bit == TFHD_DURATION else d_duration
-            d_size = value if bit == TFHD_SIZE else d_size
-            d_flags = value if bit == TFHD_FLAGS else d_flags
+            values[n] = struct.unpack_from(">Q" if width == 8 else ">I", data, pos)[0]
             pos += width
+    return track_id, flags, values
+
+
+def _trun(data: bytes | bytearray, trun: Box, d_duration: int, d_size: int, d_flags: int) -> Trun:
+    version, tflags = version_flags(data, trun)
+    count = struct.unpack_from(">I", data, trun.body + 4)[0]
+    pos, data_offset, first_flags = trun.body + 8, None, None
+    if tflags & TRUN_DATA_OFFSET:
+        data_offset = struct.unpack_from(">i", data, pos)[0]
+        pos += 4
+    if tflags & TRUN_FIRST_FLAGS:
+        first_flags = struct.unpack_from(">I", data, pos)[0]
+        pos += 4
+    fields = [(bit, code) for bit, code in ((TRUN_DURATION, "I"), (TRUN_SIZE, "I"), (TRUN_FLAGS, "I"),
+                                            (TRUN_CTS, "i" if version else "I")) if tflags & bit]  # fmt: skip
+    end = pos + 4 * len(fields) * count
+    if end > trun.end:
+        raise Mp4Error(f"trun at offset {trun.start} is too short for its {count} samples")
+    columns = {TRUN_DURATION: (d_duration,) * count, TRUN_SIZE: (d_size,) * count, TRUN_FLAGS: (d_flags,) * count,
+               TRUN_CTS: (0,) * count}  # fmt: skip
+    if fields and count:
+        stored = zip(*struct.iter_unpack(">" + "".join(c for _, c in fields), data[pos:end]), strict=True)
+        columns |= {bit: values for (bit, _), values in zip(fields, stored, strict=True)}
+    if first_flags is not None and count:
+        columns[TRUN_FLAGS] = (first_flags, *columns[TRUN_FLAGS][1:])
+    return Trun(version, tflags, data_offset, *(columns[b] for b in (TRUN_DURATION, TRUN_SIZE, TRUN_FLAGS, TRUN_CTS)))
+
+
+def read_traf(data: bytes | bytearray, traf: Box, defaults: dict[int, TrackInfo]) -> Traf:
+    """A traf with every way ISO BMFF stores a sample's duration, size and flags resolved: per sample in the
+    trun, else the tfhd's default, else the trex's (first_sample_flags for the first sample of a trun)."""
+    tfhd = child(data, traf, "tfhd")
+    if tfhd is None:
+        raise Mp4Error("traf without tfhd")
+    track_id, flags, (base, description, d_duration, d_size, d_flags) = _tfhd(data, tfhd, defaults)
     tfdt = child(data, traf, "tfdt")
     decode_time = 0
     if tfdt is not None:
         version, _ = version_flags(data, tfdt)
         decode_time = struct.unpack_from(">Q" if version else ">I", data, tfdt.body + 4)[0]
-    durations, sizes, cts, sync = [], [], [], []
-    for trun in iter_boxes(data, traf.body, traf.end):
-        if trun.type != "trun":
-            continue
-        version, tflags = version_flags(data, trun)
-        count = struct.unpack_from(">I", data, trun.body + 4)[0]
-        pos = trun.body + 8 + (4 if tflags & TRUN_DATA_OFFSET else 0)
-        first_flags = None
-        if tflags & TRUN_FIRST_FLAGS:
-            first_flags = struct.unpack_from(">I", data, pos)[0]
-            pos += 4
-        for i in range(count):
-            duration, size, sample_flags, offset = d_duration, d_size, d_flags, 0
-            if tflags & TRUN_DURATION:
-                duration = struct.unpack_from(">I", data, pos)[0]
-                pos += 4
-            if tflags & TRUN_SIZE:
-                size = struct.unpack_from(">I", data, pos)[0]
-                pos += 4
-            if tflags & TRUN_FLAGS:
-                sample_flags = struct.unpack_from(">I", data, pos)[0]
-                pos += 4
-            if tflags & TRUN_CTS:
-                offset = struct.unpack_from(">i" if version else ">I", data, pos)[0]
-                pos += 4
-            if i == 0 and first_flags is not None:
-                sample_flags = first_flags
-            durations.append(duration)
-            sizes.append(size)
-            cts.append(offset)
-            sync.append(not sample_flags & NON_SYNC)
-    return Run(track_id, decode_time, tuple(durations), tuple(sizes), tuple(cts), tuple(sync))
+    truns = tuple(_trun(data, b, d_duration or 0, d_size or 0, d_flags or 0)
+                  for b in iter_boxes(data, traf.body, traf.end) if b.type == "trun")  # fmt: skip
+    return Traf(track_id, flags, base, description, decode_time, truns)
+
+
+def _traf_run(data: bytes | bytearray, traf: Box, defaults: dict[int, TrackInfo]) -> Run:
+    t = read_traf(data, traf, defaults)
+    return Run(t.track_id, t.decode_time, tuple(d for r in t.truns for d in r.durations),
+               tuple(s for r in t.truns for s in r.sizes), tuple(c for r in t.truns for c in r.cts),
+               tuple(not f & NON_SYNC for r in t.truns for f in r.sample_flags))  # fmt: skip
 
 
 def fragments(data: bytes | bytearray, init_tracks: list[TrackInfo]) -> list[Fragment]:

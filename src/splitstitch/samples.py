@@ -103,6 +103,42 @@ def _rotated(seconds: float, out: Path) -> None:
         run_ffmpeg(["-display_rotation", "90", "-i", str(plain), "-c", "copy", "-f", "mp4", str(out)])
 
 
+def _stream_copy_cut(seconds: float, out: Path) -> None:
+    """The first `seconds` of a longer clip by stream copy (`-t S -c copy`), as users cut them: the B-frames
+    decoded after the cut are dropped, so the last frame is held, and a constant frame duration is stored."""
+    with tempfile.TemporaryDirectory() as tmp:
+        whole = Path(tmp, "whole.mp4")
+        run_ffmpeg([*cfr_args(seconds + 1), str(whole)])
+        run_ffmpeg(["-i", str(whole), "-t", f"{seconds}", "-c", "copy", "-f", "mp4", str(out)])
+
+
+def chapters_metadata(seconds: float, count: int = 2) -> str:
+    """An FFMETADATA file with a title and `count` equal chapters (what editors and download tools write)."""
+    step = round(seconds * 1000 / count)
+    return ";FFMETADATA1\ntitle=A film\n" + "".join(
+        f"[CHAPTER]\nTIMEBASE=1/1000\nSTART={n * step}\nEND={(n + 1) * step}\ntitle=Part {n + 1}\n"
+        for n in range(count)
+    )
+
+
+def with_chapters(plain: Path, out: Path, seconds: float, muxer: str = "mp4") -> None:
+    """`plain` stream-copied with chapters and a title (`-map_chapters`), in `muxer`."""
+    meta = out.with_name(out.name + ".chapters.txt")
+    meta.write_text(chapters_metadata(seconds))
+    try:
+        run_ffmpeg(["-i", str(plain), "-i", str(meta), "-map", "0", "-map_chapters", "1", "-map_metadata", "1",
+                    "-c", "copy", "-f", muxer, str(out)])  # fmt: skip
+    finally:
+        meta.unlink()
+
+
+def _chapters(seconds: float, out: Path) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        plain = Path(tmp, "plain.mp4")
+        run_ffmpeg([*cfr_args(seconds), str(plain)])
+        with_chapters(plain, out, seconds)
+
+
 ARGS: dict[str, tuple[str, Callable[[float], list[str]]]] = {
     "cfr": (".mp4", cfr_args),
     "vfr": (".mp4", vfr_args),
@@ -119,6 +155,8 @@ ARGS: dict[str, tuple[str, Callable[[float], list[str]]]] = {
 SPECIAL: dict[str, tuple[str, Callable[[float, Path], None]]] = {
     "rotation90": (".mp4", _rotated),
     "packed_avi": (".avi", lambda seconds, out: make_packed_bframes_avi(out, seconds=seconds)),
+    "stream_copy_cut": (".mp4", _stream_copy_cut),
+    "chapters": (".mp4", _chapters),
 }
 KINDS = tuple(ARGS) + tuple(SPECIAL)
 

@@ -126,6 +126,7 @@ def video_parts(job: Job, encoded: list[EncodedSegment]) -> list[assemble.VideoP
         parts.append(assemble.VideoPart(
             segment.index, int((segment.start_pts - first) * ticks), int((stop - segment.start_pts) * ticks),
             result.first_cts, result.span, result.last_duration, result.bytes, result.sha256, result.init_sha256,
+            result.last_cts,
         ))  # fmt: skip
     return parts
 

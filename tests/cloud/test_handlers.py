@@ -101,3 +101,29 @@ def test_bad_settings_fail_the_job_with_one_line(stack: Stack, samples, settings
     assert status["state"] == "failed" and status["reason"].count("\n") == 0, status
     assert stack.keys("work/") == []
     assert stack.sfn.list_executions(stateMachineArn=stack.state_machine_arn)["executions"] == []
+
+
+@pytest.mark.parametrize("fmt", ["mp4", "cmaf"])
+@pytest.mark.parametrize("kind", ["stream_copy_cut", "chapters"])
+def test_stream_copied_cuts_and_chaptered_sources_finish_in_the_cloud(stack: Stack, samples, kind: str, fmt: str,
+                                                                      lambda_context: FakeContext) -> None:  # fmt: skip
+    """Issue 15: a stream-copied cut (its last frame held, constant durations stored in the tfhd) and a source
+    with chapters go through the Lambda handlers to a verified output, as a file and as a CMAF package. The
+    preset has B-frames, so the encoder's constant decode steps do not end where the held frame does."""
+    settings = json.dumps({"segment_seconds": 1, "preset": "veryfast", "format": fmt})
+    key = f"uploads/{kind}.mp4"
+    etag = upload(stack, samples(kind), key, settings)
+    job = contract.job_name(key, etag, settings)
+    items = stack.json(contract.items_key(job))
+    for item in items:
+        handler(stack, "EncodeSegmentFunction")(item, lambda_context)
+    execution = stack.sfn.list_executions(stateMachineArn=stack.state_machine_arn)["executions"][-1]
+    for audio_item in json.loads(stack.sfn.describe_execution(executionArn=execution["executionArn"])["input"])[
+        "audio"
+    ]:
+        handler(stack, "EncodeAudioFunction")(audio_item, lambda_context)
+    done = handler(stack, "FinishFunction")({"job": job, "bucket": stack.bucket}, lambda_context)
+    assert done["state"] == "succeeded", stack.json(contract.status_key(job))
+    status = stack.json(contract.status_key(job))
+    report = stack.json(status["report_key"] if fmt == "cmaf" else contract.report_key(done["output_key"]))
+    assert report["verification"]["ok"] is True

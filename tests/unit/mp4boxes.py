@@ -125,8 +125,8 @@ def trun(samples: list[Sample], version: int = 0, fields: tuple[str, ...] = ("du
 
 
 def tfhd(track_id: int, duration: int | None = None, size: int | None = None, flags: int | None = None,
-         base_offset: int | None = None) -> bytes:  # fmt: skip
-    bits, body = 0x20000, b""  # default-base-is-moof
+         base_offset: int | None = None, base_is_moof: bool = True) -> bytes:  # fmt: skip
+    bits, body = 0x20000 if base_is_moof else 0, b""  # default-base-is-moof
     if base_offset is not None:
         bits, body = bits | 0x1, body + struct.pack(">Q", base_offset)
     for bit, value in ((0x8, duration), (0x10, size), (0x20, flags)):

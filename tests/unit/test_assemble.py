@@ -36,7 +36,8 @@ def segment(order: list[int], delay: int, durations: list[int] | None = None) ->
 
 def part(index: int, data: bytes, start: int, duration: int, first_cts: int) -> VideoPart:
     (run,) = fmp4.fragments(data, fmp4.tracks(VIDEO_INIT))[0].runs
-    return VideoPart(index, start, duration, first_cts, run.span, run.durations[-1], len(data), sha(data), "init")
+    return VideoPart(index, start, duration, first_cts, run.span, run.durations[-1], len(data), sha(data), "init",
+                     run.cts[-1])  # fmt: skip
 
 
 # three segments: B-frame reordering (delay 1 frame), none (delay 2 frames), and a last one of 2 frames
@@ -122,6 +123,35 @@ def test_last_duration_is_fixed_to_the_planned_end_or_refused() -> None:
     long = segment([0, 1], 2 * STEP, [STEP, 2 * STEP])
     with pytest.raises(SegmentMismatchError, match="segment 00002 decodes 6000 ticks past its end"):
         assemble.layout(VIDEO_INIT, [*PARTS[:2], part(2, long, 7 * STEP, STEP, 2 * STEP)])
+
+
+def test_the_last_frame_lasts_to_the_end_of_the_decode_timeline() -> None:
+    """The source's last frame is held for 2 frames (a stream-copied cut): the plan ends the segment there and the
+    patch lengthens the last sample in decode order, a B-frame shown before the last frame. The output lasts to
+    where its decode timeline ends, not to the last frame's pts plus its own (decode) duration."""
+    held = segment([0, 3, 1, 2], STEP)
+    lay = assemble.layout(VIDEO_INIT, [part(0, held, 0, 5 * STEP, STEP)], index=False)
+    timeline = assemble.OutputTimeline(fmp4.tracks(lay.head))
+    assemble.build_part(list(lay.pieces), lambda p: held, timeline)
+    info = assemble.output_info("out.mp4", lay.size, lay.head, timeline, "yuv420p", 8)
+    assert info.frames and info.frames.timestamps == (0, STEP, 2 * STEP, 3 * STEP)
+    assert info.frames.end() == 5 * STEP and info.video_seconds() == 5 * STEP / 90000
+
+
+def test_a_held_last_frame_keeps_its_own_duration() -> None:
+    """A stream-copied cut: frames 0, 1, 2, then 4 (frame 3 dropped with the B-frames past the cut), the last
+    one lasting a frame. The encoder spaced its decode times evenly (offsets STEP, STEP, STEP, 2 STEP), so the
+    segment decodes a frame short; the last sample decodes a frame later rather than lasting two frames, so a
+    remux or a player that takes its duration as its display time shows it for one frame."""
+    held = segment([0, 1, 2, 4], STEP)
+    lay = assemble.layout(VIDEO_INIT, [part(0, held, 0, 5 * STEP, STEP)], index=False)
+    assert (lay.pieces[0].patch.last_duration, lay.pieces[0].patch.last_decodes_later) == (STEP, STEP)
+    timeline = assemble.OutputTimeline(fmp4.tracks(lay.head))
+    assemble.build_part(list(lay.pieces), lambda p: held, timeline)
+    (run,) = timeline.runs[1]
+    assert run.durations == (STEP, STEP, 2 * STEP, STEP) and run.cts == (STEP,) * 4
+    info = assemble.output_info("out.mp4", lay.size, lay.head, timeline, "yuv420p", 8)
+    assert info.frames and info.frames.timestamps == (0, STEP, 2 * STEP, 4 * STEP) and info.frames.end() == 5 * STEP
 
 
 def test_segments_that_do_not_join_exactly_are_refused() -> None:

@@ -26,7 +26,7 @@ def test_audio_before_the_video_is_cut_at_a_sample_count_without_an_input_seek()
     assert audio_args(plan, SRC, Path("/w/audio.mp4")) == [
         "-protocol_whitelist", "file", "-threads", "1", "-i", "file:/in/src.mp4",
         "-filter_complex", "[0:1]atrim=start_pts=1920[s0];[s0]asetpts=PTS-1920[s1]", "-map", "[s1]",
-        "-f", "mp4", "-b:a:0", "128k", "-c:a", "aac", "-dn", "-frag_duration", "10000000", "-map_metadata", "-1",
+        "-f", "mp4", "-b:a:0", "128k", "-c:a", "aac", "-dn", "-frag_duration", "10000000", "-map_chapters", "-1", "-map_metadata", "-1",
         "-movflags", "+frag_custom+delay_moov+default_base_moof", "-sn", "-vn", "/w/audio.mp4",
     ]  # fmt: skip
 

@@ -11,7 +11,8 @@ from splitstitch import pipeline
 from splitstitch.cli import main
 from splitstitch.codecs import output_format
 from splitstitch.encode import EncodedSegment
-from splitstitch.errors import VerificationError
+from splitstitch.errors import INTERNAL_EXIT_CODE, VerificationError
+from splitstitch.fmp4 import Mp4Error
 from splitstitch.job import Job
 from splitstitch.plan import Fanout, plan_segments
 from splitstitch.report import StageTimer, build_report
@@ -71,3 +72,31 @@ def test_summary_line_reads_the_report_it_is_given(monkeypatch, tmp_path: Path, 
     assert main(["transcode", "in.mp4", "-o", str(out)]) == 0
     err = capsys.readouterr().err
     assert err.startswith(f"{out}: 3 segments") and err.endswith("verified, 2.5 s\n") and err.count("\n") == 1
+
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+@pytest.mark.parametrize(
+    "error",
+    [Mp4Error("trun has no per-sample durations\nto change the last one"), KeyError("track"), AssertionError()],
+    ids=["Mp4Error", "KeyError", "AssertionError"],
+)
+def test_an_internal_error_is_one_line_with_its_documented_exit_code(monkeypatch, tmp_path: Path, capsys,
+                                                                     error: Exception) -> None:  # fmt: skip
+    """Any exception that is not one of splitstitch's own (a bug) ends as one line and exit 4, no traceback."""
+    src = tmp_path / "in.mp4"
+    src.write_bytes(b"data")
+
+    def broken(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(pipeline, "transcode", broken)
+    assert main(["transcode", str(src), "-o", str(tmp_path / "out.mp4"), "--quiet"]) == INTERNAL_EXIT_CODE == 4
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith(f"error: internal error ({type(error).__name__}): ")
+    if isinstance(error, Mp4Error):
+        assert "trun has no per-sample durations to change the last one" in err
+    exit_codes = " ".join(README.read_text().split("Exit codes:", 1)[1].split("\n\n", 1)[0].split())
+    assert "`4` internal error" in exit_codes  # the README documents the code it exits with

@@ -45,7 +45,7 @@ def option(args: list[str], name: str) -> str:
 
 H264_OUTPUT = [
     "-map", "0:0", "-f", "mp4", "-an", "-c:v", "libx264", "-crf", "23", "-dn", "-enc_time_base:v", "demux",
-    "-fflags", "+bitexact", "-fps_mode", "passthrough", "-movflags", FRAGMENTED, "-pix_fmt", "yuv420p",
+    "-fflags", "+bitexact", "-fps_mode", "passthrough", "-map_chapters", "-1", "-map_metadata", "-1", "-movflags", FRAGMENTED, "-pix_fmt", "yuv420p",
     "-preset", "medium", "-sn", "-threads", "1", "-vf", "trim=start_pts=180000:end_pts=360000,setpts=PTS-STARTPTS",
     "-video_track_timescale", "90000", "-x264-params", "open-gop=0", "/w/e.mp4",
 ]  # fmt: skip
@@ -135,7 +135,7 @@ AUDIO_COPY = AudioPlan((1,), "copy", "aac", ("128k",), 0.0, 0.0, (), 10.0)
 def test_audio_copy() -> None:
     assert audio_args(AUDIO_COPY, LOCAL, Path("/w/a.mp4")) == [
         "-protocol_whitelist", "file", "-threads", "1", "-i", "file:/in/s.mp4", "-map", "0:1", "-f", "mp4",
-        "-c:a", "copy", "-dn", "-frag_duration", "10000000", "-map_metadata", "-1",
+        "-c:a", "copy", "-dn", "-frag_duration", "10000000", "-map_chapters", "-1", "-map_metadata", "-1",
         "-movflags", "+frag_custom+delay_moov+default_base_moof", "-sn", "-vn", "/w/a.mp4",
     ]  # fmt: skip
 
@@ -148,7 +148,7 @@ def test_audio_encode_two_tracks_and_trim() -> None:
         "[0:2]atrim=start_pts=24960[s0];[s0]asetpts=PTS-24960[s1];[0:1]atrim=start_pts=22932[s2];"
         "[s2]asetpts=PTS-22932[s3]", "-map", "[s1]", "-map", "[s3]",
         "-f", "mp4", "-b:a:0", "128k", "-b:a:1", "384k", "-c:a", "aac", "-dn",
-        "-frag_duration", "2500000", "-map_metadata", "-1", "-movflags", "+frag_custom+delay_moov+default_base_moof",
+        "-frag_duration", "2500000", "-map_chapters", "-1", "-map_metadata", "-1", "-movflags", "+frag_custom+delay_moov+default_base_moof",
         "-sn", "-vn", "/w/a.mp4",
     ]  # fmt: skip
 

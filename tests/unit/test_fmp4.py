@@ -268,3 +268,35 @@ def test_last_duration_reaches_the_last_trun_of_a_traf_with_several() -> None:
     data = fragment(1, [two_runs], payload=40)
     (run,) = parse(fmp4_patch.patch_fragments(data, Patch(last_duration=1234)))[0].runs
     assert run.durations == (3000, 3000, 3000, 1234)
+
+
+@pytest.mark.parametrize(
+    ("span", "duration", "last", "first_cts", "last_cts", "expected"),
+    [
+        (9000, 9000, 3000, 6000, 9000, (None, 0)),  # already exact
+        (9000, 10000, 3000, 0, 0, (4000, 0)),  # no reordering: the last frame lasts longer
+        (9000, 12000, 3000, 3000, 9000, (3000, 3000)),  # held before the last frame: it decodes later instead
+        (9000, 15000, 3000, 3000, 6000, (6000, 3000)),  # later by at most its offset above the first's
+        (9000, 8000, 3000, 3000, 9000, (2000, 0)),  # shorter: never decodes earlier
+        (9000, 6000, 3000, 0, 0, (0, 0)),  # 3000 ticks past the end: the caller refuses it
+    ],
+)  # fmt: skip
+def test_segment_end(span: int, duration: int, last: int, first_cts: int, last_cts: int, expected: tuple) -> None:
+    assert fmp4_patch.segment_end(span, duration, last, first_cts, last_cts) == expected
+
+
+def test_the_last_sample_can_decode_later_and_present_when_it_did() -> None:
+    """Frames 0, 1, 2 and 4 (frame 3 held): the encoder spaced decode times evenly, so the last frame's offset
+    is a frame above the others'. It decodes a frame later: the hold moves to the sample before it."""
+    samples = [Sample(3000, 10, 3000, True), Sample(3000, 10, 3000, False), Sample(3000, 10, 3000, False),
+               Sample(3000, 10, 6000, False)]  # fmt: skip
+    data = video_fragment(1, 0, samples)
+    (before,) = runs_of(data)
+    (after,) = runs_of(fmp4_patch.patch_fragments(data, Patch(last_duration=3000, last_decodes_later=3000)))
+    assert after.durations == (3000, 3000, 6000, 3000) and after.cts == (3000,) * 4
+    assert after.presentation_times() == before.presentation_times() == [3000, 6000, 9000, 15000]
+    with pytest.raises(Mp4Error, match="cannot decode later"):
+        fmp4_patch.patch_fragments(video_fragment(1, 0, samples[:1]), Patch(last_duration=1, last_decodes_later=1))
+    v0 = Patch(last_duration=3000, last_decodes_later=7000)
+    with pytest.raises(Mp4Error, match="composition offset -1000 < 0 needs trun version 1"):
+        fmp4_patch.patch_fragments(data, v0)

@@ -1,0 +1,124 @@
+"""Interlaced sources (DVD/SVCD MPEG-2, broadcast H.264; top or bottom field first; flags that lie) come out
+progressive, with every source frame once at its source time, and the report says what was detected and done.
+
+The tests judge the pictures with their own idet run (combing), not only the flags."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from splitstitch.binaries import binaries
+from splitstitch.cli import main
+from tests.probe import decode_warnings, ffprobe
+from tests.stream_checks import video_playlists
+from tests.stream_probe import frame_times, rung_frame_times
+
+# kind -> the field displayed first (the deinterlacer's parity): the pictures' own, whatever the flag says
+INTERLACED = {
+    "interlaced_dvd_tff": "tff", "interlaced_mpeg2_ts_bff": "bff", "interlaced_h264_ts_tff": "tff",
+    "interlaced_h264_bff": "bff", "combed_flagged_progressive": "tff",
+}  # fmt: skip
+MULTI = re.compile(r"Multi frame detection:\s*TFF:\s*(\d+)\s*BFF:\s*(\d+)\s*Progressive:\s*(\d+)")
+
+
+def combing(path: Path) -> dict[str, int]:
+    """idet's multi-frame counts over the whole file (the tests' own run)."""
+    proc = subprocess.run([binaries().ffmpeg, "-nostdin", "-hide_banner", "-nostats", "-v", "info", "-i", str(path),
+                           "-map", "0:v:0", "-vf", "idet", "-f", "null", "-"], capture_output=True, text=True,
+                          timeout=300, check=True)  # fmt: skip
+    counts = [tuple(int(g) for g in m.groups()) for m in MULTI.finditer(proc.stderr)]
+    tff, bff, progressive = (sum(c[i] for c in counts) for i in range(3))
+    return {"tff": tff, "bff": bff, "progressive": progressive}
+
+
+def looks_progressive(counts: dict[str, int]) -> bool:
+    return counts["progressive"] >= 4 * (counts["tff"] + counts["bff"])
+
+
+def field_order(path: Path) -> str:
+    return ffprobe("-select_streams", "v:0", "-show_entries", "stream=field_order", str(path))["streams"][0].get(
+        "field_order", "unknown"
+    )
+
+
+def transcode(source: Path, out: Path, *extra: str) -> dict:
+    report = out.parent / f"{out.name}.report.json"
+    code = main(["transcode", str(source), "-o", str(out), "--preset", "ultrafast", "--segment-seconds", "1.5",
+                 "--report", str(report), "--quiet", *extra])  # fmt: skip
+    assert code == 0
+    return json.loads(report.read_text())
+
+
+@pytest.mark.parametrize("kind", sorted(INTERLACED))
+def test_interlaced_source_comes_out_progressive_and_exact(kind: str, samples, tmp_path: Path) -> None:
+    source = samples(kind)
+    parity = INTERLACED[kind]
+    assert not looks_progressive(combing(source))  # the test media are combed
+    out = tmp_path / "out.mp4"
+    report = transcode(source, out)
+    assert report["verification"]["ok"] is True
+    done = report["interlace"]
+    assert done["deinterlaced"] is True and done["interlaced"] is True, done["summary"]
+    assert done["filter"] == f"bwdif=mode=send_frame:parity={parity}:deint=all"
+    assert done["field_order"] == field_order(source)
+    assert "deinterlaced" in done["summary"] and ("unlike its flag" in done["summary"]) == (kind.startswith("combed"))
+    assert len(report["plan"]["segments"]) >= 2  # the joins are deinterlaced too
+    # progressive: flagged so, and no combing left in the pictures
+    assert field_order(out) == "progressive"
+    assert looks_progressive(combing(out)), combing(out)
+    # every source frame once, at its source time
+    assert frame_times(out) == frame_times(source)
+    assert decode_warnings(out) == ""
+
+
+def test_progressive_pictures_flagged_interlaced_are_left_alone(samples, tmp_path: Path) -> None:
+    source = samples("progressive_flagged_interlaced")
+    assert field_order(source) == "tt"
+    out = tmp_path / "out.mp4"
+    report = transcode(source, out)
+    done = report["interlace"]
+    assert done["deinterlaced"] is False and done["interlaced"] is False, done["summary"]
+    assert "unlike its flag" in done["summary"] and "not deinterlaced" in done["summary"]
+    assert frame_times(out) == frame_times(source)
+
+
+def test_deinterlace_off_keeps_the_fields_as_they_are(samples, tmp_path: Path) -> None:
+    source = samples("interlaced_h264_ts_tff")
+    out = tmp_path / "out.mp4"
+    report = transcode(source, out, "--deinterlace", "off")
+    done = report["interlace"]
+    assert done["deinterlaced"] is False and done["idet"] is None  # nothing sampled
+    assert "--deinterlace off" in done["summary"]
+    assert report["settings"]["deinterlace"] == "off"
+    assert not looks_progressive(combing(out))
+    assert frame_times(out) == frame_times(source)
+
+
+def test_deinterlace_on_without_a_field_order_uses_each_frames_own(samples, tmp_path: Path) -> None:
+    source = samples("cfr")  # progressive H.264: deinterlaced because asked, the frames' own parity
+    out = tmp_path / "out.mp4"
+    report = transcode(source, out, "--deinterlace", "on")
+    assert report["interlace"]["deinterlaced"] is True
+    assert report["interlace"]["filter"] == "bwdif=mode=send_frame:parity=auto:deint=all"
+    assert frame_times(out) == frame_times(source)
+
+
+def test_streaming_rungs_are_deinterlaced(samples, tmp_path: Path) -> None:
+    source = samples("interlaced_mpeg2_ts_bff")
+    report = transcode(source, tmp_path / "out", "--format", "hls", "--ladder", "288,144")
+    assert report["verification"]["ok"] is True
+    assert report["interlace"]["deinterlaced"] is True
+    assert report["interlace"]["filter"] == "bwdif=mode=send_frame:parity=bff:deint=all"
+    rungs = video_playlists(tmp_path / "out" / "master.m3u8")
+    assert len(rungs) == 2
+    for rung in rungs.values():
+        assert rung_frame_times(rung.init, rung.segments) == frame_times(source)
+        joined = tmp_path / "joined.mp4"
+        joined.write_bytes(b"".join(p.read_bytes() for p in (rung.init, *rung.segments)))
+        assert field_order(joined) == "progressive"
+        assert looks_progressive(combing(joined)), combing(joined)

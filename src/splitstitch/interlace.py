@@ -141,7 +141,7 @@ def decide(mode: str, codec: str, field_order: str, counts: FieldCounts | None) 
         )
     if mode == "on" or interlaced:
         named = PARITY_NAMES.get(parity, "each frame's own field order")
-        how = "--deinterlace on" if mode == "on" and not interlaced else "auto"
+        how = "--deinterlace on" if mode == "on" else "auto"
         return Interlace(mode, field_order, counts, interlaced, parity, f"{detected}; deinterlaced, {named} ({how})")
     return Interlace(mode, field_order, counts, interlaced, None, f"{detected}; not deinterlaced")
 

@@ -6,15 +6,13 @@ The tests judge the pictures with their own idet run (combing), not only the fla
 from __future__ import annotations
 
 import json
-import re
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from splitstitch.binaries import binaries
 from splitstitch.cli import main
-from tests.probe import decode_warnings, ffprobe
+from tests.interlace_probe import combing, field_order, looks_progressive
+from tests.probe import decode_warnings
 from tests.stream_checks import video_playlists
 from tests.stream_probe import frame_times, rung_frame_times
 
@@ -23,27 +21,6 @@ INTERLACED = {
     "interlaced_dvd_tff": "tff", "interlaced_mpeg2_ts_bff": "bff", "interlaced_h264_ts_tff": "tff",
     "interlaced_h264_bff": "bff", "combed_flagged_progressive": "tff",
 }  # fmt: skip
-MULTI = re.compile(r"Multi frame detection:\s*TFF:\s*(\d+)\s*BFF:\s*(\d+)\s*Progressive:\s*(\d+)")
-
-
-def combing(path: Path) -> dict[str, int]:
-    """idet's multi-frame counts over the whole file (the tests' own run)."""
-    proc = subprocess.run([binaries().ffmpeg, "-nostdin", "-hide_banner", "-nostats", "-v", "info", "-i", str(path),
-                           "-map", "0:v:0", "-vf", "idet", "-f", "null", "-"], capture_output=True, text=True,
-                          timeout=300, check=True)  # fmt: skip
-    counts = [tuple(int(g) for g in m.groups()) for m in MULTI.finditer(proc.stderr)]
-    tff, bff, progressive = (sum(c[i] for c in counts) for i in range(3))
-    return {"tff": tff, "bff": bff, "progressive": progressive}
-
-
-def looks_progressive(counts: dict[str, int]) -> bool:
-    return counts["progressive"] >= 4 * (counts["tff"] + counts["bff"])
-
-
-def field_order(path: Path) -> str:
-    return ffprobe("-select_streams", "v:0", "-show_entries", "stream=field_order", str(path))["streams"][0].get(
-        "field_order", "unknown"
-    )
 
 
 def transcode(source: Path, out: Path, *extra: str) -> dict:

@@ -31,7 +31,7 @@ PROGRESSIVE_ONLY = {
     "h261", "h263", "cinepak", "gif", "png", "webp", "qoi", "bmp",
 }  # fmt: skip
 SAMPLE_POINTS = (1 / 6, 1 / 2, 5 / 6)  # where a long source is sampled, as fractions of its duration
-SAMPLE_FRAMES = 80  # frames per point: a sample decodes at most 3 x 80 = 240 frames
+SAMPLE_FRAMES = 50  # frames per point: a sample decodes at most 3 x 50 = 150 frames (each point from a keyframe)
 MIN_DETERMINED = 10  # frames idet must judge before its verdict counts
 VERDICT_SHARE = 0.8  # a verdict needs this share of the judged frames
 SAMPLE_TIMEOUT_S = 600.0
@@ -171,7 +171,8 @@ def sample_points(seconds: float | None, frames: int | None) -> list[float | Non
 
 def idet_args(source: MediaSource, stream: int, start: float | None, frames: int) -> list[str]:
     """argv (without the program) that runs idet over `frames` frames of the video from `start`."""
-    opts: dict[str, str | int | float | None] = {"ss": f"{start:.3f}"} if start is not None else {}
+    # from the keyframe at or before `start`: any pictures will do, so no frames are decoded only to be dropped
+    opts: dict[str, str | int | float | None] = {"noaccurate_seek": None, "ss": f"{start:.3f}"} if start else {}
     selected = input_stream(source, opts)[str(stream)]
     return compile_args(selected, output="-", options={"vf": "idet", "frames:v": frames, "an": None, "sn": None,
                                                        "dn": None, "f": "null"})  # fmt: skip

@@ -111,8 +111,8 @@ def test_idet_counts_are_the_multi_frame_lines_summed() -> None:
 
 @pytest.mark.parametrize(
     ("seconds", "frames", "points"),
-    [(4.0, 100, [None]), (9.6, 240, [None]), (None, 5000, [None]), (10.0, None, [None]),
-     (600.0, 15000, [100.0, 300.0, 500.0])],
+    [(4.0, 100, [None]), (6.0, 150, [None]), (None, 5000, [None]), (10.0, None, [None]),
+     (6.04, 151, [1.007, 3.02, 5.033]), (600.0, 15000, [100.0, 300.0, 500.0])],
 )  # fmt: skip
 def test_sample_is_one_run_from_the_start_or_three_points_spread(seconds, frames, points) -> None:
     assert sample_points(seconds, frames) == points
@@ -120,13 +120,13 @@ def test_sample_is_one_run_from_the_start_or_three_points_spread(seconds, frames
 
 def test_idet_argv() -> None:
     local = MediaSource("file:/in/s.mpg", "s.mpg", 1000)
-    assert idet_args(local, 0, None, 240) == [
+    assert idet_args(local, 0, None, 150) == [
         "-protocol_whitelist", "file", "-i", "file:/in/s.mpg", "-map", "0:0", "-f", "null", "-an", "-dn",
-        "-frames:v", "240", "-sn", "-vf", "idet", "-",
+        "-frames:v", "150", "-sn", "-vf", "idet", "-",
     ]  # fmt: skip
-    assert idet_args(local, 1, 100.0, 80) == [
-        "-protocol_whitelist", "file", "-ss", "100.000", "-i", "file:/in/s.mpg", "-map", "0:1", "-f", "null", "-an",
-        "-dn", "-frames:v", "80", "-sn", "-vf", "idet", "-",
+    assert idet_args(local, 1, 100.0, 50) == [
+        "-noaccurate_seek", "-protocol_whitelist", "file", "-ss", "100.000", "-i", "file:/in/s.mpg", "-map", "0:1",
+        "-f", "null", "-an", "-dn", "-frames:v", "50", "-sn", "-vf", "idet", "-",
     ]  # fmt: skip
 
 

@@ -13,10 +13,12 @@ from tests.probe import ffprobe
 MULTI = re.compile(r"Multi frame detection:\s*TFF:\s*(\d+)\s*BFF:\s*(\d+)\s*Progressive:\s*(\d+)")
 
 
-def combing(path: Path) -> dict[str, int]:
-    """idet's multi-frame counts over the whole file (the tests' own run)."""
+def combing(path: Path, turn: str = "") -> dict[str, int]:
+    """idet's multi-frame counts over the whole file (the tests' own run); `turn`: a filter first (the pictures
+    turned back to the source's rows)."""
     proc = subprocess.run([binaries().ffmpeg, "-nostdin", "-hide_banner", "-nostats", "-v", "info", "-i", str(path),
-                           "-map", "0:v:0", "-vf", "idet", "-f", "null", "-"], capture_output=True, text=True,
+                           "-map", "0:v:0", "-vf", f"{turn},idet" if turn else "idet", "-f", "null", "-"],
+                          capture_output=True, text=True,
                           timeout=300, check=True)  # fmt: skip
     counts = [tuple(int(g) for g in m.groups()) for m in MULTI.finditer(proc.stderr)]
     tff, bff, progressive = (sum(c[i] for c in counts) for i in range(3))

@@ -171,8 +171,11 @@ def sample_points(seconds: float | None, frames: int | None) -> list[float | Non
 
 def idet_args(source: MediaSource, stream: int, start: float | None, frames: int) -> list[str]:
     """argv (without the program) that runs idet over `frames` frames of the video from `start`."""
-    # from the keyframe at or before `start`: any pictures will do, so no frames are decoded only to be dropped
-    opts: dict[str, str | int | float | None] = {"noaccurate_seek": None, "ss": f"{start:.3f}"} if start else {}
+    # the coded pictures, unrotated (fields are their rows); from the keyframe at or before `start`: any
+    # pictures will do, so no frames are decoded only to be dropped
+    opts: dict[str, str | int | float | None] = {"noautorotate": None}
+    if start:
+        opts |= {"noaccurate_seek": None, "ss": f"{start:.3f}"}
     selected = input_stream(source, opts)[str(stream)]
     return compile_args(selected, output="-", options={"vf": "idet", "frames:v": frames, "an": None, "sn": None,
                                                        "dn": None, "f": "null"})  # fmt: skip

@@ -6,13 +6,15 @@ The tests judge the pictures with their own idet run (combing), not only the fla
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
 
+from splitstitch.binaries import binaries
 from splitstitch.cli import main
 from tests.interlace_probe import combing, field_order, looks_progressive
-from tests.probe import decode_warnings
+from tests.probe import decode_warnings, facts
 from tests.stream_checks import video_playlists
 from tests.stream_probe import frame_times, rung_frame_times
 
@@ -100,3 +102,17 @@ def test_streaming_rungs_are_deinterlaced(samples, tmp_path: Path) -> None:
         joined.write_bytes(b"".join(p.read_bytes() for p in (rung.init, *rung.segments)))
         assert field_order(joined) == "progressive"
         assert looks_progressive(combing(joined)), combing(joined)
+
+
+def test_rotated_interlaced_source_is_deinterlaced_before_it_is_turned(samples, tmp_path: Path) -> None:
+    """Fields are rows of the coded picture: detection and bwdif see it unrotated, the rotation comes after."""
+    rotated = tmp_path / "rotated.mp4"
+    subprocess.run([binaries().ffmpeg, "-nostdin", "-v", "error", "-display_rotation", "90", "-i",
+                    str(samples("interlaced_h264_bff")), "-c", "copy", str(rotated)], check=True, timeout=60)  # fmt: skip
+    out = tmp_path / "out.mp4"
+    report = transcode(rotated, out)
+    assert report["interlace"]["filter"] == "bwdif=mode=send_frame:parity=bff:deint=all", report["interlace"]
+    assert report["interlace"]["idet"]["bff"] > 0
+    assert facts(out).display == facts(rotated).display == (240, 320) and facts(out).rotation == 0
+    assert looks_progressive(combing(out, turn="transpose=clock")), combing(out, turn="transpose=clock")
+    assert frame_times(out) == frame_times(rotated)

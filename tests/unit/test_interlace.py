@@ -121,12 +121,12 @@ def test_sample_is_one_run_from_the_start_or_three_points_spread(seconds, frames
 def test_idet_argv() -> None:
     local = MediaSource("file:/in/s.mpg", "s.mpg", 1000)
     assert idet_args(local, 0, None, 150) == [
-        "-protocol_whitelist", "file", "-i", "file:/in/s.mpg", "-map", "0:0", "-f", "null", "-an", "-dn",
-        "-frames:v", "150", "-sn", "-vf", "idet", "-",
+        "-noautorotate", "-protocol_whitelist", "file", "-i", "file:/in/s.mpg", "-map", "0:0", "-f", "null", "-an",
+        "-dn", "-frames:v", "150", "-sn", "-vf", "idet", "-",
     ]  # fmt: skip
     assert idet_args(local, 1, 100.0, 50) == [
-        "-noaccurate_seek", "-protocol_whitelist", "file", "-ss", "100.000", "-i", "file:/in/s.mpg", "-map", "0:1",
-        "-f", "null", "-an", "-dn", "-frames:v", "50", "-sn", "-vf", "idet", "-",
+        "-noaccurate_seek", "-noautorotate", "-protocol_whitelist", "file", "-ss", "100.000", "-i", "file:/in/s.mpg",
+        "-map", "0:1", "-f", "null", "-an", "-dn", "-frames:v", "50", "-sn", "-vf", "idet", "-",
     ]  # fmt: skip
 
 

@@ -97,7 +97,7 @@ class Interlace:
     def report(self) -> dict[str, Any]:
         return {"setting": self.mode, "field_order": self.field_order,
                 "idet": asdict(self.counts) if self.counts else None, "interlaced": self.interlaced,
-                "deinterlaced": self.deinterlace, "filter": deinterlace_filter(self.parity) if self.parity else None,
+                "deinterlaced": self.deinterlace, "parity": self.parity, "filter": deinterlace_filter(self.parity) if self.parity else None,
                 "summary": self.summary}  # fmt: skip
 
 

@@ -67,6 +67,12 @@ def test_progressive_pictures_flagged_interlaced_are_left_alone(samples, tmp_pat
     assert frame_times(out) == frame_times(source)
 
 
+def test_the_summary_line_says_deinterlaced(samples, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "out.mp4"
+    assert main(["transcode", str(samples("interlaced_h264_bff")), "-o", str(out), "--preset", "ultrafast"]) == 0
+    assert ", deinterlaced (bff), verified" in capsys.readouterr().err.splitlines()[-1]
+
+
 def test_deinterlace_off_keeps_the_fields_as_they_are(samples, tmp_path: Path) -> None:
     source = samples("interlaced_h264_ts_tff")
     out = tmp_path / "out.mp4"
@@ -116,3 +122,16 @@ def test_rotated_interlaced_source_is_deinterlaced_before_it_is_turned(samples, 
     assert facts(out).display == facts(rotated).display == (240, 320) and facts(out).rotation == 0
     assert looks_progressive(combing(out, turn="transpose=clock")), combing(out, turn="transpose=clock")
     assert frame_times(out) == frame_times(rotated)
+
+
+@pytest.mark.parametrize(
+    ("codec", "name", "extra"), [("h265", "out.mp4", ("--verify", "full")), ("vp9", "out.webm", ())]
+)
+def test_other_codecs_come_out_progressive_and_ffprobe_says_so(codec, name, extra, samples, tmp_path: Path) -> None:
+    source = samples("interlaced_mpeg2_ts_bff")
+    out = tmp_path / name
+    report = transcode(source, out, "--codec", codec, *extra)
+    checks = {c["name"]: c for c in report["verification"]["checks"]}
+    assert checks["probe_progressive"]["ok"] and "field order progressive" in checks["probe_progressive"]["detail"]
+    assert field_order(out) == "progressive" and looks_progressive(combing(out)), combing(out)
+    assert frame_times(out) == frame_times(source)

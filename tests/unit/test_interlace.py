@@ -171,7 +171,7 @@ def test_the_job_carries_the_decision_to_every_encoder() -> None:
     assert Job.from_dict(older).interlace is None and Job.from_dict(older).segment_task(0).deinterlace is None
     assert job.interlace and job.interlace.report() == {
         "setting": "auto", "field_order": "tt", "idet": {"tff": 100, "bff": 0, "progressive": 0, "undetermined": 0},
-        "interlaced": True, "deinterlaced": True, "filter": "bwdif=mode=send_frame:parity=tff:deint=all",
+        "interlaced": True, "deinterlaced": True, "parity": "tff", "filter": "bwdif=mode=send_frame:parity=tff:deint=all",
         "summary": interlace.summary,
     }  # fmt: skip
 

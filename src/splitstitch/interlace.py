@@ -97,8 +97,8 @@ class Interlace:
     def report(self) -> dict[str, Any]:
         return {"setting": self.mode, "field_order": self.field_order,
                 "idet": asdict(self.counts) if self.counts else None, "interlaced": self.interlaced,
-                "deinterlaced": self.deinterlace, "parity": self.parity, "filter": deinterlace_filter(self.parity) if self.parity else None,
-                "summary": self.summary}  # fmt: skip
+                "deinterlaced": self.deinterlace, "parity": self.parity,
+                "filter": deinterlace_filter(self.parity) if self.parity else None, "summary": self.summary}  # fmt: skip
 
 
 def needs_sample(mode: str, codec: str, field_order: str) -> bool:
@@ -123,10 +123,8 @@ def decide(mode: str, codec: str, field_order: str, counts: FieldCounts | None) 
         why = f"{codec} has no interlaced coding"
     elif verdict is not None:
         interlaced = verdict != "progressive"
-        lie = (interlaced and flag is None and field_order == "progressive") or (not interlaced and flag is not None)
-        why = f"{'content is ' + ('interlaced' if interlaced else 'progressive')}" + (
-            ", unlike its flag" if lie else ""
-        )
+        lie = field_order == "progressive" if interlaced else flag is not None
+        why = f"content is {'interlaced' if interlaced else 'progressive'}" + (", unlike its flag" if lie else "")
     elif flag is not None:
         interlaced, why = True, "flagged interlaced"
     elif field_order == "progressive":
@@ -140,7 +138,7 @@ def decide(mode: str, codec: str, field_order: str, counts: FieldCounts | None) 
             mode, field_order, counts, interlaced, None, f"{detected}; not deinterlaced (--deinterlace off)"
         )
     if mode == "on" or interlaced:
-        named = PARITY_NAMES.get(parity, "each frame's own field order")
+        named = PARITY_NAMES.get(parity, "each frame's flagged field order (bottom first where unflagged)")
         how = "--deinterlace on" if mode == "on" else "auto"
         return Interlace(mode, field_order, counts, interlaced, parity, f"{detected}; deinterlaced, {named} ({how})")
     return Interlace(mode, field_order, counts, interlaced, None, f"{detected}; not deinterlaced")

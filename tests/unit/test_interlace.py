@@ -80,7 +80,7 @@ def test_idet_runs_only_where_the_decision_needs_it(mode: str, codec: str, order
         ("auto", "h264", "unknown", BFF, True, "bff", "content is interlaced; deinterlaced, bottom field first"),
         ("auto", "vp9", "unknown", None, False, None, "vp9 has no interlaced coding; not deinterlaced"),
         # on and off
-        ("on", "h264", "progressive", STILL, False, "auto", "deinterlaced, each frame's own field order (--deinterlace on)"),
+        ("on", "h264", "progressive", STILL, False, "auto", "deinterlaced, each frame's flagged field order (bottom first where unflagged) (--deinterlace on)"),
         ("on", "h264", "bb", None, True, "bff", "flagged interlaced; deinterlaced, bottom field first (--deinterlace on)"),
         ("off", "mpeg2video", "tt", None, True, None, "flagged interlaced; not deinterlaced (--deinterlace off)"),
     ],

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from fractions import Fraction
 from typing import Any
 
 from splitstitch.command import compile_args, input_stream
+from splitstitch.errors import ToolError
 from splitstitch.ffmpeg import run_ffmpeg
 from splitstitch.media import MediaInfo
 from splitstitch.source import MediaSource
@@ -202,10 +203,15 @@ def detect(info: MediaInfo, source: MediaSource, mode: str) -> Interlace:
     """The prepare stage's decision for `source` under the `--deinterlace` setting (idet run only if needed)."""
     video = info.video
     assert video is not None
-    counts = None
+    counts, failed = None, ""
     if needs_sample(mode, video.codec, video.field_order):
         seconds = info.video_seconds() if info.frames else info.duration
-        counts = sample_fields(source, video.index, seconds, info.frames.count if info.frames else None)
+        try:
+            counts = sample_fields(source, video.index, seconds, info.frames.count if info.frames else None)
+        except ToolError as exc:  # the sample only informs the decision: without it, the flag decides
+            log.warning("interlace: the idet sample failed (%s); the field order flag decides", exc)
+            failed = f"idet sample failed ({exc}); "
     result = decide(mode, video.codec, video.field_order, counts)
+    result = replace(result, summary=failed + result.summary)
     log.info("interlace: %s", result.summary)
     return result

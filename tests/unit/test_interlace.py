@@ -11,14 +11,16 @@ from pathlib import Path
 
 import pytest
 
+from splitstitch import interlace
 from splitstitch.codecs import output_format
 from splitstitch.encode import SegmentTask, encode_args
-from splitstitch.errors import UsageError
+from splitstitch.errors import ToolError, UsageError
 from splitstitch.interlace import (
     FieldCounts,
     Interlace,
     decide,
     deinterlace_filters,
+    detect,
     idet_args,
     needs_sample,
     parse_idet,
@@ -200,3 +202,33 @@ def test_the_setting_everywhere_settings_go() -> None:
     assert job_settings('{"codec": "h264"}', '{"deinterlace": "off"}').deinterlace == "off"
     with pytest.raises(UsageError, match="unknown deinterlace mode"):
         job_settings(None, '{"deinterlace": "maybe"}')
+
+
+def test_a_failed_sample_leaves_the_decision_to_the_flag(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(args: list[str], **_: object) -> None:
+        raise ToolError(["/bin/ffmpeg", *args], 1, "Invalid data found when processing input")
+
+    monkeypatch.setattr(interlace, "run_ffmpeg", broken)
+    info = media(fmt="mpegts", video_info=video(codec="mpeg2video", field_order="bb"))
+    result = detect(info, MediaSource("file:/in/s.ts", "s.ts", 1000), "auto")
+    assert result.parity == "bff" and result.counts is None
+    assert result.summary.startswith("idet sample failed (ffmpeg exit 1: Invalid data found when processing input); ")
+    assert result.summary.endswith("flagged interlaced; deinterlaced, bottom field first (auto)")
+
+
+def test_detect_samples_three_points_of_a_long_source(monkeypatch: pytest.MonkeyPatch) -> None:
+    runs: list[list[str]] = []
+
+    def fake(args: list[str], **_: object) -> object:
+        runs.append(args)
+        return type("Done", (), {"stderr": IDET_LOG})()
+
+    monkeypatch.setattr(interlace, "run_ffmpeg", fake)
+    info = media()  # 300 frames over 10 s
+    result = detect(info, MediaSource("file:/in/s.mp4", "s.mp4", 1000), "auto")
+    assert [r[r.index("-ss") + 1] for r in runs] == ["1.667", "5.000", "8.333"]
+    assert {r[r.index("-frames:v") + 1] for r in runs} == {"50"}
+    assert result.counts == FieldCounts(tff=3, bff=150, progressive=6, undetermined=12) and result.parity == "bff"
+    runs.clear()
+    detect(media(video_info=video(codec="vp9")), MediaSource("file:/in/s.webm", "s.webm", 1000), "auto")
+    assert runs == []  # nothing to sample

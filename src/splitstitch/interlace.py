@@ -152,9 +152,10 @@ def deinterlace_filter(parity: str) -> str:
 
 
 def deinterlace_filters(parity: str | None, time_base: Fraction) -> list[str]:
-    """The filters an encoder puts first, before trim: the deinterlacer sees the frames on both sides of
-    its segment, as one whole-file encode would. bwdif halves the time base (for its field mode); `settb`
-    puts the source's back, exactly, so `trim` keeps counting in source ticks."""
+    """The filters an encoder puts first, before trim: the deinterlacer sees the frames decoded on both sides
+    of its segment (the one after always; the one before unless the segment starts on its own keyframe), as
+    one whole-file pass would. bwdif halves the time base (for its field mode); `settb` puts the source's
+    back, exactly, so `trim` keeps counting in source ticks."""
     if parity is None:
         return []
     return [deinterlace_filter(parity), f"settb={time_base.numerator}/{time_base.denominator}"]

@@ -135,3 +135,24 @@ def test_other_codecs_come_out_progressive_and_ffprobe_says_so(codec, name, extr
     assert checks["probe_progressive"]["ok"] and "field order progressive" in checks["probe_progressive"]["detail"]
     assert field_order(out) == "progressive" and looks_progressive(combing(out)), combing(out)
     assert frame_times(out) == frame_times(source)
+
+
+def frame_hashes(path: Path, vf: str = "") -> list[str]:
+    proc = subprocess.run([binaries().ffmpeg, "-nostdin", "-v", "error", "-i", str(path), "-map", "0:v:0",
+                           *(["-vf", vf] if vf else []), "-fps_mode", "passthrough", "-pix_fmt", "yuv420p",
+                           "-f", "framemd5", "-"], capture_output=True, text=True, check=True, timeout=300)  # fmt: skip
+    return [line.rsplit(",", 1)[1].strip() for line in proc.stdout.splitlines() if line and not line.startswith("#")]
+
+
+@pytest.mark.parametrize("kind", ["interlaced_dvd_tff", "interlaced_h264_bff", "combed_flagged_progressive"])
+def test_lossless_encode_is_one_whole_file_deinterlace_at_the_joins_too(kind: str, samples, tmp_path: Path) -> None:
+    """Each encoder deinterlaces before it trims, so the frames either side of a join are deinterlaced with
+    their real neighbours: x264 CRF 0 gives back, bit for bit, what one bwdif pass over the file gives."""
+    source = samples(kind)
+    out = tmp_path / "lossless.mkv"
+    assert main(["transcode", str(source), "-o", str(out), "--crf", "0", "--preset", "ultrafast",
+                 "--segment-seconds", "0.5", "--quiet"]) == 0  # fmt: skip
+    expected = frame_hashes(source, f"bwdif=mode=send_frame:parity={INTERLACED[kind]}:deint=all")
+    got = frame_hashes(out)
+    assert len(got) == len(expected)
+    assert [i for i, (a, b) in enumerate(zip(got, expected, strict=True)) if a != b] == []

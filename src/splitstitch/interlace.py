@@ -35,7 +35,7 @@ SAMPLE_POINTS = (1 / 6, 1 / 2, 5 / 6)  # where a long source is sampled, as frac
 SAMPLE_FRAMES = 50  # frames per point: a sample decodes at most 3 x 50 = 150 frames (each point from a keyframe)
 MIN_DETERMINED = 10  # frames idet must judge before its verdict counts
 VERDICT_SHARE = 0.8  # a verdict needs this share of the judged frames
-SAMPLE_TIMEOUT_S = 600.0
+SAMPLE_TIMEOUT_S = 120.0  # per point; a sample that fails or times out leaves the decision to the flag
 _MULTI = re.compile(
     r"Multi frame detection:\s*TFF:\s*(\d+)\s*BFF:\s*(\d+)\s*Progressive:\s*(\d+)\s*Undetermined:\s*(\d+)"
 )

@@ -161,8 +161,10 @@ def cmd_transcode(args: argparse.Namespace) -> int:
     if not args.quiet:
         t = result.report["timings_s"]
         plan = result.report["plan"]
-        print(f"{result.output}: {len(plan['segments'])} segments of about {plan['target_seconds']:.1f} s, "
-              f"verified, {t['total']:.1f} s", file=sys.stderr)  # fmt: skip
+        fields = result.report.get("interlace") or {}
+        deinterlaced = f", deinterlaced ({fields['parity']})" if fields.get("deinterlaced") else ""
+        print(f"{result.output}: {len(plan['segments'])} segments of about {plan['target_seconds']:.1f} s"
+              f"{deinterlaced}, verified, {t['total']:.1f} s", file=sys.stderr)  # fmt: skip
     return 0
 
 

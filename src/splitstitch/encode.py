@@ -26,6 +26,7 @@ from splitstitch.codecs import ENCODER, PROBE_CODEC, SVT_PRESET, VP9_CPU_USED, c
 from splitstitch.command import compile_args, filter_chain, input_stream
 from splitstitch.errors import SegmentMismatchError
 from splitstitch.ffmpeg import run_ffmpeg
+from splitstitch.interlace import deinterlace_filters
 from splitstitch.media import VideoInfo
 from splitstitch.plan import SEEK_EPSILON_S, Segment
 from splitstitch.settings import Settings
@@ -101,11 +102,12 @@ class SegmentTask:
     rung: str | None = None  # streaming: which rung of the ladder (settings carry its height and cap)
     placement: Placement | None = None  # streaming: the encoder writes the final media segment
     container: str = ""  # the source's probed format name ("mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm"...)
+    deinterlace: str | None = None  # the deinterlacer's field parity (tff, bff, auto); None: frames as they are
 
     def to_dict(self) -> dict[str, Any]:
         return {"segment": asdict(self.segment), "video": self.video.to_dict(), "source_start": self.source_start,
                 "settings": self.settings.to_dict(), "threads": self.threads, "timescale": self.timescale,
-                "verify": self.verify, "rung": self.rung, "container": self.container,
+                "verify": self.verify, "rung": self.rung, "container": self.container, "deinterlace": self.deinterlace,
                 "placement": asdict(self.placement) if self.placement else None}  # fmt: skip
 
     @classmethod
@@ -113,7 +115,7 @@ class SegmentTask:
         return cls(Segment(**d["segment"]), VideoInfo.from_dict(d["video"]), d["source_start"],
                    Settings.from_dict(d["settings"]), d["threads"], d["timescale"], d.get("verify", "full"),
                    d.get("rung"), Placement(**d["placement"]) if d.get("placement") else None,
-                   d.get("container", ""))  # fmt: skip
+                   d.get("container", ""), d.get("deinterlace"))  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -210,7 +212,8 @@ def encode_args(task: SegmentTask, source: MediaSource, output: Path) -> list[st
     stream = input_stream(source, in_opts | {"copyts": None})[str(video.index)]
     end = f":end_pts={segment.end_pts}" if segment.end_pts is not None else ""
     trim = f"trim=start_pts={segment.start_pts}{end}"
-    vf = filter_chain(trim, "setpts=PTS-STARTPTS", *geometry_filters(task.settings, video))
+    deinterlace = deinterlace_filters(task.deinterlace, video.time_base)
+    vf = filter_chain(*deinterlace, trim, "setpts=PTS-STARTPTS", *geometry_filters(task.settings, video))
     options = {
         # only the planned video stream: no chapter track, no metadata (finish carries those, not the segments)
         "an": None, "sn": None, "dn": None, "map_chapters": -1, "map_metadata": -1, "vf": vf,

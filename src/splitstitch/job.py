@@ -13,6 +13,7 @@ from typing import Any
 from splitstitch.audio import AudioPlan
 from splitstitch.codecs import OutputFormat
 from splitstitch.encode import Placement, SegmentTask, output_pix_fmt, timescale_of
+from splitstitch.interlace import Interlace
 from splitstitch.ladder import Rung
 from splitstitch.media import MediaInfo
 from splitstitch.plan import Fanout, Plan
@@ -34,6 +35,7 @@ class Job:
     rebuilt: str | None = None  # storage name of a copy with one rebuilt timeline, which encoders read instead
     rungs: tuple[Rung, ...] = ()  # streaming: the ladder (every segment is encoded once per rung)
     renditions: tuple[AudioPlan, ...] = ()  # streaming: the audio renditions (each encoded once)
+    interlace: Interlace | None = None  # what the source's fields are and whether every encoder deinterlaces
     created: float = field(default_factory=time.time)
 
     @property
@@ -58,7 +60,8 @@ class Job:
             placement = self.placement(index)
         return SegmentTask(self.plan.segments[index], self.info.video, self.info.start_time, settings,
                            self.plan.encoder_threads, self.timescale, self.settings.verify,  # type: ignore[arg-type]
-                           rung.name if rung else None, placement, self.info.format_name)  # fmt: skip
+                           rung.name if rung else None, placement, self.info.format_name,
+                           self.interlace.parity if self.interlace else None)  # fmt: skip
 
     def placement(self, index: int) -> Placement:
         """Segment `index` on the output timeline, in the video timescale (the first frame at 0)."""
@@ -82,6 +85,7 @@ class Job:
             "audio": self.audio.to_dict() if self.audio else None, "fanout": self.fanout.to_dict(),
             "rebuilt": self.rebuilt, "rungs": [r.to_dict() for r in self.rungs],
             "renditions": [a.to_dict() for a in self.renditions], "created": self.created,
+            "interlace": self.interlace.to_dict() if self.interlace else None,
         }  # fmt: skip
 
     @classmethod
@@ -93,5 +97,5 @@ class Job:
             fanout=Fanout.from_dict(d["fanout"]), rebuilt=d.get("rebuilt"),
             rungs=tuple(Rung.from_dict(r) for r in d.get("rungs", [])),
             renditions=tuple(a for a in (AudioPlan.from_dict(r) for r in d.get("renditions", [])) if a),
-            created=d["created"],
+            created=d["created"], interlace=Interlace.from_dict(d.get("interlace")),
         )  # fmt: skip

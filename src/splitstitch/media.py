@@ -47,6 +47,7 @@ class VideoInfo:
     frame_rate: Fraction | None
     rotation: int  # degrees counter-clockwise from the display matrix, normalised to 0/90/180/270
     declared_frames: int | None = None  # what the container's index claims (MP4 `nb_frames`), if anything
+    field_order: str = "unknown"  # as probed: tt, bb, tb, bt (interlaced), progressive or unknown
 
     @property
     def display_size(self) -> tuple[int, int]:
@@ -189,6 +190,7 @@ def parse_streams(path: str, size: int, data: dict[str, Any]) -> MediaInfo:
                 frame_rate=_fraction(s.get("avg_frame_rate")) or _fraction(s.get("r_frame_rate")),
                 rotation=rotation_of(s),
                 declared_frames=int(s["nb_frames"]) if str(s.get("nb_frames", "")).isdigit() else None,
+                field_order=s.get("field_order") or "unknown",
             )
         elif kind == "audio":
             audio.append(

@@ -9,7 +9,7 @@ from typing import Any
 
 from splitstitch.codecs import CODECS, X264_PRESETS
 from splitstitch.errors import UsageError
-from splitstitch.settings import STREAMING_FORMATS, VERIFY_MODES, Settings
+from splitstitch.settings import DEINTERLACE_MODES, STREAMING_FORMATS, VERIFY_MODES, Settings
 
 STREAM_SUFFIXES = {".m3u8": "hls", ".mpd": "dash"}
 
@@ -27,6 +27,8 @@ def add_settings_arguments(p: argparse.ArgumentParser, *, streaming: bool = True
     p.add_argument("--segment-seconds", type=float, help="segment length (default: planned for the fan-out)")
     p.add_argument("--verify", choices=VERIFY_MODES,
                    help="joins (default): each segment's first frames decoded, every byte parsed; full: every frame")  # fmt: skip
+    p.add_argument("--deinterlace", choices=DEINTERLACE_MODES,
+                   help="auto (default): deinterlace an interlaced source (its field order, checked by idet); on; off")  # fmt: skip
     if streaming:
         p.add_argument("--format", choices=STREAMING_FORMATS,
                        help="streaming output into a folder: HLS, DASH, or CMAF (both manifests, one set of files)")  # fmt: skip
@@ -35,7 +37,7 @@ def add_settings_arguments(p: argparse.ArgumentParser, *, streaming: bool = True
 
 FIELDS = {"codec": "codec", "crf": "crf", "preset": "preset", "height": "height", "audio_bitrate": "audio_bitrate",
           "audio_tracks": "audio_tracks", "segment_seconds": "segment_seconds", "verify": "verify",
-          "format": "streaming", "ladder": "ladder"}  # fmt: skip
+          "format": "streaming", "ladder": "ladder", "deinterlace": "deinterlace"}  # fmt: skip
 
 
 def given_settings(args: argparse.Namespace) -> dict[str, Any]:

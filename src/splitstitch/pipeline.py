@@ -25,6 +25,7 @@ from splitstitch.codecs import output_format
 from splitstitch.encode import EncodedSegment, SegmentTask
 from splitstitch.errors import ToolError, UsageError, VerificationError
 from splitstitch.inputs import Limits, check_file
+from splitstitch.interlace import FIRST_DISPLAYED
 from splitstitch.job import Job
 from splitstitch.plan import Fanout
 from splitstitch.progress import SILENT, Progress
@@ -33,7 +34,7 @@ from splitstitch.settings import Settings
 from splitstitch.source import MediaSource
 from splitstitch.stitch import remux
 from splitstitch.storage import LocalStorage
-from splitstitch.verify import Verification, compare, decode_check, probe_output, report_checks
+from splitstitch.verify import Check, Verification, compare, decode_check, probe_output, report_checks
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +133,9 @@ def independent_checks(job: Job, written: Path, full: bool) -> list:
     """ffprobe's view of the written file against the source, and (full) a decode of all of it."""
     out = probe_output(written)
     checks = [replace_name(c, "probe_") for c in compare(job.info, out, job.audio)]
+    if job.interlace and job.interlace.deinterlace and out.video:
+        order = out.video.field_order
+        checks.append(Check("probe_progressive", order not in FIRST_DISPLAYED, f"deinterlaced; field order {order}"))
     if full:
         checks.append(decode_check(written, out.video.codec if out.video else "", name="output_decodes_cleanly"))
     return checks

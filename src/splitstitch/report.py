@@ -122,6 +122,7 @@ def build_report(
         "cpu_seconds": timer.cpu_dict(),
         "verification": verification.to_dict(),
         "timeline": [j.to_dict() for j in job.info.timeline] or None,  # where a restarting source was rebuilt
+        "interlace": job.interlace.report() if job.interlace else None,  # what was detected, what was done
     }  # fmt: skip
 
 
@@ -151,4 +152,5 @@ def build_stream_report(
         "timings_s": timer.as_dict(), "cpu_seconds": timer.cpu_dict(),
         "verification": verification.to_dict(),
         "timeline": [j.to_dict() for j in job.info.timeline] or None,
+        "interlace": job.interlace.report() if job.interlace else None,
     }  # fmt: skip

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from splitstitch.ffmpeg import run_ffmpeg
+from splitstitch.samples_interlaced import INTERLACED
 from splitstitch.samples_packed import make_packed_bframes_avi
 
 TEXTURE = "noise=alls=12:allf=t"  # grain so encoders have real work; bitrate capped below
@@ -151,6 +152,7 @@ ARGS: dict[str, tuple[str, Callable[[float], list[str]]]] = {
     "mpeg2_ps": (".mpg", mpeg2_ps_args),
     "hevc_opus_mkv": (".mkv", hevc_opus_mkv_args),
     "surround": (".mp4", surround_args),
+    **INTERLACED,
 }
 SPECIAL: dict[str, tuple[str, Callable[[float, Path], None]]] = {
     "rotation90": (".mp4", _rotated),

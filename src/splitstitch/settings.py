@@ -10,6 +10,7 @@ from splitstitch.errors import UsageError
 
 VERIFY_MODES = ("joins", "full")
 STREAMING_FORMATS = ("hls", "dash", "cmaf")
+DEINTERLACE_MODES = ("auto", "on", "off")  # auto: when the source is interlaced (see interlace.py)
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,7 @@ class Settings:
     maxrate_kbps: int | None = None  # a bitrate cap (capped CRF, VBV buffer twice as large); rungs set it
     streaming: str | None = None  # None: one file; "hls", "dash" or "cmaf" (both): a ladder in a folder
     ladder: str = "auto"  # streaming only: "auto" or heights such as "1080,720,480"
+    deinterlace: str = "auto"  # "auto": an interlaced source is deinterlaced; "on": always; "off": never
 
     def __post_init__(self) -> None:
         if self.codec not in CODECS:
@@ -40,6 +42,8 @@ class Settings:
             raise UsageError(f"unknown verification {self.verify!r} (choose {', '.join(VERIFY_MODES)})")
         if self.streaming not in (None, *STREAMING_FORMATS):
             raise UsageError(f"unknown streaming format {self.streaming!r} (choose {', '.join(STREAMING_FORMATS)})")
+        if self.deinterlace not in DEINTERLACE_MODES:
+            raise UsageError(f"unknown deinterlace mode {self.deinterlace!r} (choose {', '.join(DEINTERLACE_MODES)})")
         if self.maxrate_kbps is not None and self.maxrate_kbps <= 0:
             raise UsageError("the bitrate cap must be positive")
         if self.segment_seconds is not None and self.segment_seconds <= 0:

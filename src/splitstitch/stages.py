@@ -26,6 +26,7 @@ from splitstitch.encode import EncodedSegment, SegmentTask, fragment_name, init_
 from splitstitch.encode import encode_segment as run_segment_job
 from splitstitch.errors import SegmentMismatchError
 from splitstitch.inputs import Limits, open_source, rebuild_timeline
+from splitstitch.interlace import detect as detect_interlace
 from splitstitch.job import Job
 from splitstitch.ladder import plan_ladder
 from splitstitch.media import MediaInfo
@@ -56,16 +57,18 @@ def prepare(
     if copy is not None:
         rebuilt = REBUILT + copy.suffix
         store.put_file(rebuilt, copy)
+    interlace = detect_interlace(info, source, settings.deinterlace)
     if settings.streaming:  # one segment length for every rung, what HLS/DASH players expect
         planned = replace(settings, segment_seconds=settings.segment_seconds or STREAM_SEGMENT_S)
         plan = plan_segments(info, planned, fanout)
         assert info.video
         rungs = plan_ladder(settings.ladder, info.video.display_size, settings.codec)
         renditions = plan_renditions(info, settings, plan.target_seconds)
-        return Job(job_id, source.name, settings, output, info, plan, None, fanout, rebuilt, rungs, renditions)
+        return Job(job_id, source.name, settings, output, info, plan, None, fanout, rebuilt, rungs, renditions,
+                   interlace=interlace)  # fmt: skip
     plan = plan_segments(info, settings, fanout)
     audio = plan_audio(info, settings, output, plan.target_seconds)
-    return Job(job_id, source.name, settings, output, info, plan, audio, fanout, rebuilt)
+    return Job(job_id, source.name, settings, output, info, plan, audio, fanout, rebuilt, interlace=interlace)
 
 
 def encode_segment(

@@ -49,6 +49,8 @@ def add_cloud(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg
         help="mp4, or a streaming package downloaded into a folder (default: the stack's OutputFormat)",
     )
     run.add_argument("--ladder", help="streaming rungs, e.g. 720,480,360 (default auto)")
+    run.add_argument("--deinterlace", choices=("auto", "on", "off"),
+                     help="auto (default): deinterlace an interlaced source; on; off")  # fmt: skip
     run.add_argument("--timeout", type=float, default=3600.0, help="seconds to wait for the job (default 3600)")
     run.add_argument("--quiet", action="store_true")
     common(run)
@@ -101,7 +103,8 @@ def store_for(args: argparse.Namespace) -> S3Store:
 
 def chosen_settings(args: argparse.Namespace) -> dict[str, Any]:
     wanted = {"codec": args.codec, "crf": args.crf, "preset": args.preset, "height": args.height,
-              "segment_seconds": args.segment_seconds, "output": args.format, "ladder": args.ladder}  # fmt: skip
+              "segment_seconds": args.segment_seconds, "output": args.format, "ladder": args.ladder,
+              "deinterlace": args.deinterlace}  # fmt: skip
     return {k: v for k, v in wanted.items() if v is not None}
 
 

@@ -24,6 +24,7 @@ from typing import Any, Literal
 from splitstitch import fmp4, fmp4_patch
 from splitstitch.codecs import ENCODER, PROBE_CODEC, SVT_PRESET, VP9_CPU_USED, codec_tag
 from splitstitch.command import compile_args, filter_chain, input_stream
+from splitstitch.depth import depth_filters, plan_depth
 from splitstitch.errors import SegmentMismatchError
 from splitstitch.ffmpeg import run_ffmpeg
 from splitstitch.media import VideoInfo
@@ -144,10 +145,8 @@ class EncodedSegment:
 
 
 def output_pix_fmt(settings: Settings, video: VideoInfo) -> str:
-    """8-bit 4:2:0 for H.264 (what players decode); 10-bit kept for the newer codecs."""
-    if settings.codec != "h264" and video.bit_depth > 8:
-        return "yuv420p10le"
-    return "yuv420p"
+    """8-bit 4:2:0 for H.264 (what players decode); 10-bit kept for the newer codecs (depth.py)."""
+    return plan_depth(settings, video).pix_fmt
 
 
 def geometry_filters(settings: Settings, video: VideoInfo) -> list[str]:
@@ -208,7 +207,8 @@ def encode_args(task: SegmentTask, source: MediaSource, output: Path) -> list[st
     stream = input_stream(source, in_opts | {"copyts": None})[str(video.index)]
     end = f":end_pts={segment.end_pts}" if segment.end_pts is not None else ""
     trim = f"trim=start_pts={segment.start_pts}{end}"
-    vf = filter_chain(trim, "setpts=PTS-STARTPTS", *geometry_filters(task.settings, video))
+    depth = depth_filters(plan_depth(task.settings, video))
+    vf = filter_chain(trim, "setpts=PTS-STARTPTS", *geometry_filters(task.settings, video), *depth)
     options = {
         "an": None, "sn": None, "dn": None, "vf": vf,
         **encoder_options(task.settings, video, task.threads),

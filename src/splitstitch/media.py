@@ -47,6 +47,13 @@ class VideoInfo:
     frame_rate: Fraction | None
     rotation: int  # degrees counter-clockwise from the display matrix, normalised to 0/90/180/270
     declared_frames: int | None = None  # what the container's index claims (MP4 `nb_frames`), if anything
+    profile: str | None = None  # ffprobe's words: "Main 10", "Profile 2", "High"
+    # colour as ffprobe names it ("bt2020", "smpte2084", "bt2020nc", "tv"); None: not signalled
+    color_primaries: str | None = None
+    color_transfer: str | None = None
+    color_space: str | None = None
+    color_range: str | None = None
+    side_data: tuple[str, ...] = ()  # stream side data types ("Mastering display metadata"...), not rotation
 
     @property
     def display_size(self) -> tuple[int, int]:
@@ -59,7 +66,8 @@ class VideoInfo:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> VideoInfo:
         rate = d.get("frame_rate")
-        return cls(**{**d, "time_base": Fraction(d["time_base"]), "frame_rate": Fraction(rate) if rate else None})
+        return cls(**{**d, "time_base": Fraction(d["time_base"]), "frame_rate": Fraction(rate) if rate else None,
+                      "side_data": tuple(d.get("side_data", ()))})  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -170,6 +178,20 @@ def bit_depth_of(stream: dict[str, Any]) -> int:
     return int(match.group(1)) if match else 8
 
 
+def colour_of(stream: dict[str, Any]) -> dict[str, Any]:
+    """Profile, colour fields and HDR side data of a probed video stream ("unknown"/absent: None)."""
+
+    def known(key: str) -> str | None:
+        value = stream.get(key)
+        return value if value and value not in ("unknown", "unspecified", "reserved") else None
+
+    side = tuple(s["side_data_type"] for s in stream.get("side_data_list", [])
+                 if s.get("side_data_type") and "rotation" not in s)  # fmt: skip
+    return {"profile": known("profile"), "color_primaries": known("color_primaries"),
+            "color_transfer": known("color_transfer"), "color_space": known("color_space"),
+            "color_range": known("color_range"), "side_data": side}  # fmt: skip
+
+
 def parse_streams(path: str, size: int, data: dict[str, Any]) -> MediaInfo:
     fmt = data.get("format", {})
     video: VideoInfo | None = None
@@ -188,6 +210,7 @@ def parse_streams(path: str, size: int, data: dict[str, Any]) -> MediaInfo:
                 frame_rate=_fraction(s.get("avg_frame_rate")) or _fraction(s.get("r_frame_rate")),
                 rotation=rotation_of(s),
                 declared_frames=int(s["nb_frames"]) if str(s.get("nb_frames", "")).isdigit() else None,
+                **colour_of(s),
             )
         elif kind == "audio":
             audio.append(

@@ -26,6 +26,7 @@ class Settings:
     maxrate_kbps: int | None = None  # a bitrate cap (capped CRF, VBV buffer twice as large); rungs set it
     streaming: str | None = None  # None: one file; "hls", "dash" or "cmaf" (both): a ladder in a folder
     ladder: str = "auto"  # streaming only: "auto" or heights such as "1080,720,480"
+    tonemap: bool = False  # HDR (PQ/HLG) into an 8-bit output: tone-map to SDR instead of refusing
 
     def __post_init__(self) -> None:
         if self.codec not in CODECS:

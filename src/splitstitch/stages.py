@@ -22,9 +22,11 @@ from splitstitch import audio as audio_names
 from splitstitch.audio import AudioPlan, AudioResult, plan_audio, plan_renditions
 from splitstitch.audio import encode_audio as run_audio_job
 from splitstitch.codecs import OutputFormat
+from splitstitch.depth import TONEMAP_FILTERS, Depth, plan_depth
 from splitstitch.encode import EncodedSegment, SegmentTask, fragment_name, init_name, result_name
 from splitstitch.encode import encode_segment as run_segment_job
-from splitstitch.errors import SegmentMismatchError
+from splitstitch.errors import SegmentMismatchError, UsageError
+from splitstitch.ffmpeg import ffmpeg_filters
 from splitstitch.inputs import Limits, open_source, rebuild_timeline
 from splitstitch.job import Job
 from splitstitch.ladder import plan_ladder
@@ -51,6 +53,7 @@ def prepare(
     """Probe and plan; nothing is copied, except a source whose timestamps restart or jump, which is
     rebuilt on one timeline into `store` for the encoders. Raises InputError for a source to refuse."""
     info = open_source(source, limits, head, scan_parallel)
+    check_depth(settings, info)
     info, copy = rebuild_timeline(info, source, work, limits)
     rebuilt = None
     if copy is not None:
@@ -66,6 +69,20 @@ def prepare(
     plan = plan_segments(info, settings, fanout)
     audio = plan_audio(info, settings, output, plan.target_seconds)
     return Job(job_id, source.name, settings, output, info, plan, audio, fanout, rebuilt)
+
+
+def check_depth(settings: Settings, info: MediaInfo) -> Depth:
+    """What the output keeps of the source's depth: refuses HDR into 8-bit without --tonemap (UsageError), or
+    --tonemap with an ffmpeg that lacks its filters; says in the log when the depth is reduced."""
+    assert info.video
+    depth = plan_depth(settings, info.video)
+    if depth.tonemap:
+        missing = [f for f in (*TONEMAP_FILTERS, "sidedata") if f not in ffmpeg_filters()]
+        if missing:
+            raise UsageError(f"--tonemap: this ffmpeg has no {' or '.join(missing)} filter (it needs libzimg)")
+    if depth.note():
+        log.warning("%s: %s", info.path, depth.note())
+    return depth
 
 
 def encode_segment(

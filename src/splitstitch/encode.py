@@ -36,7 +36,10 @@ from splitstitch.verify import decode_check
 log = logging.getLogger(__name__)
 
 VerifyMode = Literal["full", "joins"]
-ROTATION_FILTERS = {90: "transpose=cclock", 180: "hflip,vflip", 270: "transpose=clock"}
+# ffmpeg 9 carries the display matrix from the frames to the output: it goes once the pixels are turned
+UNROTATED = "sidedata=mode=delete:type=DISPLAYMATRIX"
+ROTATION_FILTERS = {90: f"transpose=cclock,{UNROTATED}", 180: f"hflip,vflip,{UNROTATED}",
+                    270: f"transpose=clock,{UNROTATED}"}  # fmt: skip
 FRAGMENTED = "+empty_moov+default_base_moof+frag_custom"  # one init with no samples, then the fragments
 # Containers whose index (MP4/MOV moov) holds every stream's parameters: a remote encoder skips probing packets
 # at the file's start (otherwise one 4 MiB range request there per encoder, far from its segment).

@@ -89,10 +89,14 @@ def test_the_last_segment_trims_only_its_start() -> None:
 @pytest.mark.parametrize(
     ("fields", "settings", "chain"),
     [
-        ({"rotation": 90}, Settings(), "transpose=cclock"),
-        ({"rotation": 180}, Settings(), "hflip,vflip"),
-        ({"rotation": 270}, Settings(), "transpose=clock"),
-        ({"rotation": 90}, Settings(height=121), "transpose=cclock,scale=-2:120"),  # displayed 240x320: scaled
+        ({"rotation": 90}, Settings(), "transpose=cclock,sidedata=mode=delete:type=DISPLAYMATRIX"),
+        ({"rotation": 180}, Settings(), "hflip,vflip,sidedata=mode=delete:type=DISPLAYMATRIX"),
+        ({"rotation": 270}, Settings(), "transpose=clock,sidedata=mode=delete:type=DISPLAYMATRIX"),
+        (
+            {"rotation": 90},
+            Settings(height=121),
+            "transpose=cclock,sidedata=mode=delete:type=DISPLAYMATRIX,scale=-2:120",
+        ),  # displayed 240x320: scaled
         ({}, Settings(height=480), ""),  # never upscales
         ({"width": 321, "height": 241}, Settings(), "crop=trunc(iw/2)*2:trunc(ih/2)*2:0:0"),
         ({"width": 321, "height": 241}, Settings(height=120), "scale=-2:120"),  # the scale makes the size even

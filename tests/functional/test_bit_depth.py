@@ -168,3 +168,16 @@ def test_an_ffmpeg_that_loses_the_depth_fails_verification(sources, tmp_path: Pa
         "error: verification failed: bit_depth: 8-bit yuv420p (hevc Main), planned 10-bit from the 10-bit source"
     )
     assert report["output"]["video"]["pix_fmt"] == "yuv420p"  # what was written, not what was planned
+
+
+def test_a_streaming_ladder_keeps_ten_bits_per_rung(sources, tmp_path: Path) -> None:
+    source = sources("hdr10_x265")
+    code, report = transcode(source, tmp_path / "out", "--format", "cmaf", "--codec", "h265", "--ladder", "180,120")
+    assert code == 0 and report is not None
+    for rung in ("180p", "120p"):
+        dst = video_stream(tmp_path / "out" / "video" / rung / "init.mp4")  # hvcC: profile and depth
+        assert (dst["profile"], dst["pix_fmt"]) == ("Main 10", "yuv420p10le")
+        assert dst["color_transfer"] == "smpte2084" and dst["color_primaries"] == "bt2020"
+        check = next(c for c in report["verification"]["checks"] if c["name"] == f"{rung}_bit_depth")
+        assert check["ok"] and check["detail"].startswith("10-bit yuv420p10le (hevc Main 10)")
+    assert all(r["codecs"].startswith("hvc1.2.") for r in report["output"]["rungs"])  # Main 10 is profile 2

@@ -22,7 +22,7 @@ HDR_TRANSFERS = {"smpte2084": "PQ", "arib-std-b67": "HLG"}
 HIGH_DEPTH_CODECS = {"h265", "vp9", "av1"}
 MAX_DEPTH = 10  # what the output may keep: Main 10, VP9 profile 2, AV1 Main 10-bit
 PIX_FMT = {8: "yuv420p", 10: "yuv420p10le"}
-TONEMAP_FILTERS = ("zscale", "tonemap")
+TONEMAP_FILTERS = ("zscale", "tonemap", "sidedata")  # what TONEMAP_CHAIN needs of the ffmpeg build
 # Linear light, tone-mapped (Hable) to BT.709 SDR, 8-bit limited range; the HDR10 side data is dropped with it.
 TONEMAP_CHAIN = (
     "zscale=transfer=linear:npl=100", "format=gbrpf32le", "zscale=primaries=bt709",

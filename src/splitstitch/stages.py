@@ -80,9 +80,10 @@ def check_depth(settings: Settings, info: MediaInfo) -> Depth:
     assert info.video
     depth = plan_depth(settings, info.video)
     if depth.tonemap:
-        missing = [f for f in (*TONEMAP_FILTERS, "sidedata") if f not in ffmpeg_filters()]
+        available = ffmpeg_filters()
+        missing = [f for f in TONEMAP_FILTERS if f not in available]
         if missing:
-            raise UsageError(f"--tonemap: this ffmpeg has no {' or '.join(missing)} filter (it needs libzimg)")
+            raise UsageError(f"--tonemap: this ffmpeg has no {' or '.join(missing)} filter, which tone mapping needs")
     if depth.note():
         log.warning("%s: %s", info.path, depth.note())
     return depth

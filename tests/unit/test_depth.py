@@ -130,3 +130,20 @@ def test_the_depth_check_fails_a_silent_loss_and_says_a_reduction() -> None:
     assert said.ok
     assert said.detail == ("8-bit yuv420p (h264 High); video reduced from 10-bit to 8-bit: h264 is encoded 8-bit "
                            "for players")  # fmt: skip
+
+
+def test_tonemap_with_an_ffmpeg_without_zscale_is_refused_truly(monkeypatch: pytest.MonkeyPatch, caplog) -> None:
+    from splitstitch import stages
+    from tests.unit.factories import media
+
+    hdr = media(video_info=video(bit_depth=10, **PQ))
+    monkeypatch.setattr(stages, "ffmpeg_filters", lambda: frozenset({"tonemap", "sidedata", "scale"}))
+    with pytest.raises(UsageError, match="^--tonemap: this ffmpeg has no zscale filter, which tone mapping needs$"):
+        stages.check_depth(Settings(tonemap=True), hdr)
+    monkeypatch.setattr(stages, "ffmpeg_filters", lambda: frozenset(depth.TONEMAP_FILTERS))
+    with caplog.at_level("WARNING", logger="splitstitch"):
+        assert stages.check_depth(Settings(tonemap=True), hdr).tonemap
+    assert [r.getMessage() for r in caplog.records] == [
+        "/in/src.mp4: video reduced from 10-bit to 8-bit: h264 is encoded 8-bit for players; HDR tone-mapped to "
+        "BT.709 SDR (--tonemap)"
+    ]

@@ -138,8 +138,9 @@ def test_tonemap_with_an_ffmpeg_without_zscale_is_refused_truly(monkeypatch: pyt
 
     hdr = media(video_info=video(bit_depth=10, **PQ))
     monkeypatch.setattr(stages, "ffmpeg_filters", lambda: frozenset({"tonemap", "sidedata", "scale"}))
-    with pytest.raises(UsageError, match="^--tonemap: this ffmpeg has no zscale filter, which tone mapping needs$"):
+    with pytest.raises(UsageError) as refused:
         stages.check_depth(Settings(tonemap=True), hdr)
+    assert str(refused.value) == "--tonemap: this ffmpeg has no zscale filter, which tone mapping needs"
     monkeypatch.setattr(stages, "ffmpeg_filters", lambda: frozenset(depth.TONEMAP_FILTERS))
     with caplog.at_level("WARNING", logger="splitstitch"):
         assert stages.check_depth(Settings(tonemap=True), hdr).tonemap

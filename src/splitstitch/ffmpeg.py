@@ -248,3 +248,9 @@ def ffprobe_json(args: list[str], *, timeout: float = DEFAULT_TIMEOUT_S) -> dict
 def compact_records(text: str) -> list[dict[str, str]]:
     """ffprobe `-of compact=p=0` output: one `key=value|key=value` record per line, keys in any order."""
     return [dict(part.split("=", 1) for part in line.strip().split("|") if "=" in part) for line in text.splitlines()]
+
+
+def ffmpeg_filters(timeout: float = 60.0) -> frozenset[str]:
+    """The names of the filters the ffmpeg in use was built with (`ffmpeg -filters`)."""
+    out = _run(ffmpeg_argv(["-filters"]), timeout).stdout
+    return frozenset(line.split()[1] for line in out.splitlines() if len(line.split()) > 2 and line[:1] == " ")

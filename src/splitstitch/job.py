@@ -12,6 +12,7 @@ from typing import Any
 
 from splitstitch.audio import AudioPlan
 from splitstitch.codecs import OutputFormat
+from splitstitch.depth import Depth, plan_depth
 from splitstitch.encode import Placement, SegmentTask, output_pix_fmt, timescale_of
 from splitstitch.interlace import Interlace
 from splitstitch.ladder import Rung
@@ -50,7 +51,13 @@ class Job:
 
     @property
     def output_bit_depth(self) -> int:
-        return 10 if "10" in self.output_pix_fmt else 8
+        return self.depth.output_bits
+
+    @property
+    def depth(self) -> Depth:
+        """What the output keeps of the source's bit depth (and whether HDR is tone-mapped)."""
+        assert self.info.video
+        return plan_depth(self.settings, self.info.video)
 
     def segment_task(self, index: int, rung: Rung | None = None) -> SegmentTask:
         assert self.info.video

@@ -48,6 +48,13 @@ class VideoInfo:
     rotation: int  # degrees counter-clockwise from the display matrix, normalised to 0/90/180/270
     declared_frames: int | None = None  # what the container's index claims (MP4 `nb_frames`), if anything
     field_order: str = "unknown"  # as probed: tt, bb, tb, bt (interlaced), progressive or unknown
+    profile: str | None = None  # ffprobe's words: "Main 10", "Profile 2", "High"
+    # colour as ffprobe names it ("bt2020", "smpte2084", "bt2020nc", "tv"); None: not signalled
+    color_primaries: str | None = None
+    color_transfer: str | None = None
+    color_space: str | None = None
+    color_range: str | None = None
+    side_data: tuple[str, ...] = ()  # stream side data types ("Mastering display metadata"...), not rotation
 
     @property
     def display_size(self) -> tuple[int, int]:
@@ -60,7 +67,8 @@ class VideoInfo:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> VideoInfo:
         rate = d.get("frame_rate")
-        return cls(**{**d, "time_base": Fraction(d["time_base"]), "frame_rate": Fraction(rate) if rate else None})
+        return cls(**{**d, "time_base": Fraction(d["time_base"]), "frame_rate": Fraction(rate) if rate else None,
+                      "side_data": tuple(d.get("side_data", ()))})  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -172,6 +180,20 @@ def bit_depth_of(stream: dict[str, Any]) -> int:
     return int(match.group(1)) if match else 8
 
 
+def colour_of(stream: dict[str, Any]) -> dict[str, Any]:
+    """Profile, colour fields and HDR side data of a probed video stream ("unknown"/absent: None)."""
+
+    def known(key: str) -> str | None:
+        value = stream.get(key)
+        return value if value and value not in ("unknown", "unspecified", "reserved") else None
+
+    side = tuple(s["side_data_type"] for s in stream.get("side_data_list", [])
+                 if s.get("side_data_type") and "rotation" not in s)  # fmt: skip
+    return {"profile": known("profile"), "color_primaries": known("color_primaries"),
+            "color_transfer": known("color_transfer"), "color_space": known("color_space"),
+            "color_range": known("color_range"), "side_data": side}  # fmt: skip
+
+
 def parse_streams(path: str, size: int, data: dict[str, Any]) -> MediaInfo:
     fmt = data.get("format", {})
     video: VideoInfo | None = None
@@ -191,6 +213,7 @@ def parse_streams(path: str, size: int, data: dict[str, Any]) -> MediaInfo:
                 rotation=rotation_of(s),
                 declared_frames=int(s["nb_frames"]) if str(s.get("nb_frames", "")).isdigit() else None,
                 field_order=s.get("field_order") or "unknown",
+                **colour_of(s),
             )
         elif kind == "audio":
             audio.append(

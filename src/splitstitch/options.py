@@ -29,6 +29,8 @@ def add_settings_arguments(p: argparse.ArgumentParser, *, streaming: bool = True
                    help="joins (default): each segment's first frames decoded, every byte parsed; full: every frame")  # fmt: skip
     p.add_argument("--deinterlace", choices=DEINTERLACE_MODES,
                    help="auto (default): deinterlace an interlaced source (its field order, checked by idet); on; off")  # fmt: skip
+    p.add_argument("--tonemap", action="store_true", default=None,
+                   help="an HDR (PQ/HLG) source into 8-bit h264: tone-map to BT.709 SDR (refused otherwise)")  # fmt: skip
     if streaming:
         p.add_argument("--format", choices=STREAMING_FORMATS,
                        help="streaming output into a folder: HLS, DASH, or CMAF (both manifests, one set of files)")  # fmt: skip
@@ -37,7 +39,7 @@ def add_settings_arguments(p: argparse.ArgumentParser, *, streaming: bool = True
 
 FIELDS = {"codec": "codec", "crf": "crf", "preset": "preset", "height": "height", "audio_bitrate": "audio_bitrate",
           "audio_tracks": "audio_tracks", "segment_seconds": "segment_seconds", "verify": "verify",
-          "format": "streaming", "ladder": "ladder", "deinterlace": "deinterlace"}  # fmt: skip
+          "format": "streaming", "ladder": "ladder", "deinterlace": "deinterlace", "tonemap": "tonemap"}  # fmt: skip
 
 
 def given_settings(args: argparse.Namespace) -> dict[str, Any]:

@@ -71,6 +71,9 @@ def describe(info: MediaInfo) -> dict[str, Any]:
         "video": None if video is None else {
             "codec": video.codec, "width": video.width, "height": video.height,
             "display_size": list(video.display_size), "rotation": video.rotation, "pix_fmt": video.pix_fmt,
+            "bit_depth": video.bit_depth, "profile": video.profile, "color_primaries": video.color_primaries,
+            "color_transfer": video.color_transfer, "color_space": video.color_space,
+            "color_range": video.color_range, "side_data": list(video.side_data),
             "frame_rate": str(video.frame_rate) if video.frame_rate else None, "time_base": str(video.time_base),
             "frames": frames.count if frames else None, "vfr": frames.is_vfr() if frames else None,
             "duration_s": round(info.video_seconds(), 6) if frames else None,
@@ -81,6 +84,11 @@ def describe(info: MediaInfo) -> dict[str, Any]:
             for a in info.audio
         ],
     }  # fmt: skip
+
+
+def notes(job: Job) -> list[str]:
+    """What the output does not keep of the source, in words ("video reduced from 10-bit to 8-bit: ...")."""
+    return [n for n in (job.depth.note(),) if n]
 
 
 def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
@@ -123,6 +131,7 @@ def build_report(
         "verification": verification.to_dict(),
         "timeline": [j.to_dict() for j in job.info.timeline] or None,  # where a restarting source was rebuilt
         "interlace": job.interlace.report() if job.interlace else None,  # what was detected, what was done
+        "notes": notes(job),
     }  # fmt: skip
 
 
@@ -153,4 +162,5 @@ def build_stream_report(
         "verification": verification.to_dict(),
         "timeline": [j.to_dict() for j in job.info.timeline] or None,
         "interlace": job.interlace.report() if job.interlace else None,
+        "notes": notes(job),
     }  # fmt: skip

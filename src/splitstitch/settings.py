@@ -28,6 +28,7 @@ class Settings:
     streaming: str | None = None  # None: one file; "hls", "dash" or "cmaf" (both): a ladder in a folder
     ladder: str = "auto"  # streaming only: "auto" or heights such as "1080,720,480"
     deinterlace: str = "auto"  # "auto": an interlaced source is deinterlaced; "on": always; "off": never
+    tonemap: bool = False  # HDR (PQ/HLG) into an 8-bit output: tone-map to SDR instead of refusing
 
     def __post_init__(self) -> None:
         if self.codec not in CODECS:

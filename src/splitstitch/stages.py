@@ -22,9 +22,11 @@ from splitstitch import audio as audio_names
 from splitstitch.audio import AudioPlan, AudioResult, plan_audio, plan_renditions
 from splitstitch.audio import encode_audio as run_audio_job
 from splitstitch.codecs import OutputFormat
+from splitstitch.depth import TONEMAP_FILTERS, Depth, plan_depth
 from splitstitch.encode import EncodedSegment, SegmentTask, fragment_name, init_name, result_name
 from splitstitch.encode import encode_segment as run_segment_job
-from splitstitch.errors import SegmentMismatchError
+from splitstitch.errors import SegmentMismatchError, UsageError
+from splitstitch.ffmpeg import ffmpeg_filters
 from splitstitch.inputs import Limits, open_source, rebuild_timeline
 from splitstitch.interlace import detect as detect_interlace
 from splitstitch.job import Job
@@ -35,13 +37,16 @@ from splitstitch.progress import Reporter
 from splitstitch.settings import Settings
 from splitstitch.source import MediaSource
 from splitstitch.storage import Storage, get_json, put_json
-from splitstitch.verify import Check, Verification, compare
+from splitstitch.verify import Check, Verification, compare, depth_check, probe_written
 
 log = logging.getLogger(__name__)
 RESULT_READERS = 32  # segment results read at once by the finish stage
 
 
 STREAM_SEGMENT_S = 6.0  # HLS/DASH segment length when none is asked for (Apple's authoring guidance: 6 s)
+# what the report takes from the probe of the written bytes
+WRITTEN_FIELDS = ("pix_fmt", "bit_depth", "profile", "color_primaries", "color_transfer", "color_space",
+                  "color_range", "side_data")  # fmt: skip
 REBUILT = "source/timeline"  # + the copy's extension: a source whose timestamps restart, on one timeline
 
 
@@ -52,6 +57,7 @@ def prepare(
     """Probe and plan; nothing is copied, except a source whose timestamps restart or jump, which is
     rebuilt on one timeline into `store` for the encoders. Raises InputError for a source to refuse."""
     info = open_source(source, limits, head, scan_parallel)
+    check_depth(settings, info)
     info, copy = rebuild_timeline(info, source, work, limits)
     rebuilt = None
     if copy is not None:
@@ -69,6 +75,21 @@ def prepare(
     plan = plan_segments(info, settings, fanout)
     audio = plan_audio(info, settings, output, plan.target_seconds)
     return Job(job_id, source.name, settings, output, info, plan, audio, fanout, rebuilt, interlace=interlace)
+
+
+def check_depth(settings: Settings, info: MediaInfo) -> Depth:
+    """What the output keeps of the source's depth: refuses HDR into 8-bit without --tonemap (UsageError), or
+    --tonemap with an ffmpeg that lacks its filters; says in the log when the depth is reduced."""
+    assert info.video
+    depth = plan_depth(settings, info.video)
+    if depth.tonemap:
+        available = ffmpeg_filters()
+        missing = [f for f in TONEMAP_FILTERS if f not in available]
+        if missing:
+            raise UsageError(f"--tonemap: this ffmpeg has no {' or '.join(missing)} filter, which tone mapping needs")
+    if depth.note():
+        log.warning("%s: %s", info.path, depth.note())
+    return depth
 
 
 def encode_segment(
@@ -168,7 +189,12 @@ def finish(job: Job, store: Storage, sink: Sink, name: str) -> Finished:
                 timeline.runs.setdefault(track, []).extend(runs)
             timeline.fragments += timelines[i].fragments
         out = assemble.output_info(name, lay.size, lay.head, timeline, job.output_pix_fmt, job.output_bit_depth)
+        written = probe_written(lay.head, store.get_bytes(fragment_name(0)))
+        if out.video and written:  # the report describes the file as written, not as planned
+            out = replace(out, video=replace(out.video, **{k: getattr(written, k) for k in WRITTEN_FIELDS}))
         checks = [*compare(job.info, out, job.audio), *structure_checks(job, encoded, audio, timeline)]
+        if out.video:
+            checks.append(depth_check(job.depth, out.video))
         verdict.update(out=out, verification=Verification(tuple(checks)))
         return verdict["verification"].ok
 

@@ -34,7 +34,7 @@ from splitstitch.languages import rfc5646
 from splitstitch.plan import Segment
 from splitstitch.stages import RESULT_READERS
 from splitstitch.storage import Storage, get_json
-from splitstitch.verify import AUDIO_TOLERANCE_S, Check, Verification, compare
+from splitstitch.verify import AUDIO_TOLERANCE_S, Check, Verification, compare, depth_check, probe_written
 
 MASTER, MPD, PLAYLIST = "master.m3u8", "manifest.mpd", "playlist.m3u8"
 
@@ -110,6 +110,10 @@ def _rung(job: Job, rung: Rung, store: Storage, writer: Writer, published: dict[
             checks.append(Check(f"{rung.name}_{c.name}", c.ok, c.detail))
     checks.append(Check(f"{rung.name}_segments", not any(not c.ok for c in checks if "_segment_" in c.name),
                         f"{len(segments)} segments, each its planned duration, decode times continuous"))  # fmt: skip
+    written = probe_written(init, store.get_bytes(fragment_name(0, rung.name)))  # the depth as written
+    if written:
+        depth = depth_check(job.depth, written)
+        checks.append(Check(f"{rung.name}_{depth.name}", depth.ok, depth.detail))
     assert out.video
     rate = Fraction(job.info.frames.count, 1) / Fraction(job.info.video_seconds()).limit_denominator(100000)
     stamps = job.info.frames.timestamps

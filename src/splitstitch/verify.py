@@ -7,14 +7,17 @@ its own. A failed check is an error for the caller, never a warning.
 from __future__ import annotations
 
 import logging
+import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from splitstitch import fmp4
 from splitstitch.binaries import AV1_DECODER_ENV, binaries, decoder_ffmpeg
+from splitstitch.depth import Depth
 from splitstitch.errors import ToolError
 from splitstitch.ffmpeg import run_ffmpeg
-from splitstitch.media import MediaInfo, probe_frames, probe_streams
+from splitstitch.media import MediaInfo, VideoInfo, probe_frames, probe_streams
 from splitstitch.source import MediaSource
 
 if TYPE_CHECKING:
@@ -162,6 +165,29 @@ def probe_output(path: Path) -> MediaInfo:
     """The written output as ffprobe sees it (independent of the structural parse)."""
     source = MediaSource.local(path)
     return probe_frames(probe_streams(source), source)
+
+
+def probe_written(head: bytes, fragments: bytes) -> VideoInfo | None:
+    """The written file's video as ffprobe reads it from the bytes written: the file's head (ftyp + moov) and
+    its first video fragment (moof + mdat), which carries what the sample entry alone may not (VP9's profile
+    and pixel format)."""
+    boxes = list(fmp4.iter_boxes(fragments))
+    mdat = next((b for b in boxes if b.type == "mdat"), None)
+    with tempfile.TemporaryDirectory(prefix="splitstitch-probe-") as folder:
+        path = Path(folder) / "written.mp4"
+        path.write_bytes(head + fragments[: mdat.end if mdat else 0])
+        return probe_streams(MediaSource.local(path)).video
+
+
+def depth_check(depth: Depth, written: VideoInfo) -> Check:
+    """The written video has the depth planned: kept, or reduced and said so (never lost silently)."""
+    said = f"; {depth.note()}" if depth.note() else f"; source {depth.source_bits}-bit, kept"
+    detail = f"{written.bit_depth}-bit {written.pix_fmt} ({written.codec} {written.profile or 'profile unknown'})"
+    if written.bit_depth != depth.output_bits:
+        return Check(
+            "bit_depth", False, f"{detail}, planned {depth.output_bits}-bit from the {depth.source_bits}-bit source"
+        )
+    return Check("bit_depth", True, detail + said)
 
 
 def report_checks(checks: list[Check]) -> Verification:

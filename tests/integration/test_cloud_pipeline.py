@@ -104,3 +104,26 @@ def test_the_same_event_twice_runs_one_job(running_stack: Stack, samples) -> Non
     executions = running_stack.sfn.list_executions(stateMachineArn=running_stack.state_machine_arn)["executions"]
     assert [e["name"] for e in executions] == [job]
     assert running_stack.keys("jobs/") == [layout.status_key(job)]
+
+
+def test_ten_bit_hdr10_stays_ten_bit_in_the_cloud(running_stack: Stack, tmp_path: Path) -> None:
+    """The Lambda path keeps 10 bits, colour and HDR10 (AV1, verified by the layer's own ffmpeg), and its report
+    describes the file written."""
+    from splitstitch.ffmpeg import run_ffmpeg
+    from tests.cloud.support import upload as upload_with_settings
+    from tests.functional.test_bit_depth import COLOUR, SOURCES, hdr10_values, video_stream
+
+    source = tmp_path / "hdr10.mp4"
+    run_ffmpeg([*SOURCES["hdr10_x265"], str(source)], timeout=120)
+    job = upload_with_settings(running_stack, source, "uploads/hdr.mp4",
+                               '{"codec": "av1", "segment_seconds": 1, "preset": "ultrafast"}')  # fmt: skip
+    assert running_stack.wait(job)["status"] == "SUCCEEDED"
+    output_key = running_stack.json(layout.status_key(job))["output_key"]
+    out = tmp_path / "out.mp4"
+    running_stack.s3.download_file(running_stack.bucket, output_key, str(out))
+    src, dst = video_stream(source), video_stream(out)
+    assert (dst["codec_name"], dst["pix_fmt"]) == ("av1", "yuv420p10le")
+    assert {k: dst.get(k) for k in COLOUR} == {k: src.get(k) for k in COLOUR}
+    assert hdr10_values(out) == hdr10_values(source) and len(hdr10_values(out)) == 2
+    written = running_stack.json(layout.report_key(output_key))["output"]["video"]
+    assert (written["pix_fmt"], written["bit_depth"], written["color_transfer"]) == ("yuv420p10le", 10, "smpte2084")

@@ -90,13 +90,21 @@ def test_the_last_segment_trims_only_its_start() -> None:
 @pytest.mark.parametrize(
     ("fields", "settings", "chain"),
     [
-        ({"rotation": 90}, Settings(), "transpose=cclock"),
-        ({"rotation": 180}, Settings(), "hflip,vflip"),
-        ({"rotation": 270}, Settings(), "transpose=clock"),
-        ({"rotation": 90}, Settings(height=121), "transpose=cclock,scale=120:-2"),  # displayed 240x320: 120x160
+        ({"rotation": 90}, Settings(), "transpose=cclock,sidedata=mode=delete:type=DISPLAYMATRIX"),
+        ({"rotation": 180}, Settings(), "hflip,vflip,sidedata=mode=delete:type=DISPLAYMATRIX"),
+        ({"rotation": 270}, Settings(), "transpose=clock,sidedata=mode=delete:type=DISPLAYMATRIX"),
+        (
+            {"rotation": 90},
+            Settings(height=121),
+            "transpose=cclock,sidedata=mode=delete:type=DISPLAYMATRIX,scale=120:-2",
+        ),  # displayed 240x320: 120x160
         ({"width": 240, "height": 320}, Settings(height=120), "scale=120:-2"),  # portrait: the short side is 120
         ({"width": 240, "height": 320}, Settings(height=240), ""),  # portrait at its own short side: kept
-        ({"rotation": 270, "width": 1920, "height": 1080}, Settings(height=720), "transpose=clock,scale=720:-2"),
+        (
+            {"rotation": 270, "width": 1920, "height": 1080},
+            Settings(height=720),
+            "transpose=clock,sidedata=mode=delete:type=DISPLAYMATRIX,scale=720:-2",
+        ),
         ({}, Settings(height=480), ""),  # never upscales
         ({"width": 321, "height": 241}, Settings(), "crop=trunc(iw/2)*2:trunc(ih/2)*2:0:0"),
         ({"width": 321, "height": 241}, Settings(height=120), "scale=-2:120"),  # the scale makes the size even

@@ -150,7 +150,7 @@ def test_encoder_deinterlaces_first_then_trims_then_rotates() -> None:
     args = encode_args(task, MediaSource("file:/in/s.ts", "s.ts", 1000), Path("/w/e.mp4"))
     assert args[args.index("-vf") + 1] == (
         "bwdif=mode=send_frame:parity=bff:deint=all,settb=1/90000,trim=start_pts=180000:end_pts=360000,"
-        "setpts=PTS-STARTPTS,transpose=cclock,scale=120:-2"
+        "setpts=PTS-STARTPTS,transpose=cclock,sidedata=mode=delete:type=DISPLAYMATRIX,scale=120:-2"
     )
     plain = encode_args(replace(task, deinterlace=None), MediaSource("file:/in/s.ts", "s.ts", 1000), Path("/o"))
     assert plain[plain.index("-vf") + 1].startswith("trim=")

@@ -210,7 +210,9 @@ def encode_args(task: SegmentTask, source: MediaSource, output: Path) -> list[st
     trim = f"trim=start_pts={segment.start_pts}{end}"
     vf = filter_chain(trim, "setpts=PTS-STARTPTS", *geometry_filters(task.settings, video))
     options = {
-        "an": None, "sn": None, "dn": None, "vf": vf,
+        # no metadata: a source track's title became a `name` box that ffmpeg's own demuxer warns about when
+        # the segment is checked ("UDTA parsing failed"); metadata is the finish step's business
+        "an": None, "sn": None, "dn": None, "map_metadata": -1, "vf": vf,
         **encoder_options(task.settings, video, task.threads),
         "fps_mode": "passthrough", "enc_time_base:v": "demux", "video_track_timescale": task.timescale,
         "movflags": FRAGMENTED, "fflags": "+bitexact", "f": "mp4",

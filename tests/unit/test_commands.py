@@ -44,7 +44,8 @@ def option(args: list[str], name: str) -> str:
 
 H264_OUTPUT = [
     "-map", "0:0", "-f", "mp4", "-an", "-c:v", "libx264", "-crf", "23", "-dn", "-enc_time_base:v", "demux",
-    "-fflags", "+bitexact", "-fps_mode", "passthrough", "-movflags", FRAGMENTED, "-pix_fmt", "yuv420p",
+    "-fflags", "+bitexact", "-fps_mode", "passthrough", "-map_metadata", "-1", "-movflags", FRAGMENTED,
+    "-pix_fmt", "yuv420p",
     "-preset", "medium", "-sn", "-threads", "1", "-vf", "trim=start_pts=180000:end_pts=360000,setpts=PTS-STARTPTS",
     "-video_track_timescale", "90000", "-x264-params", "open-gop=0", "/w/e.mp4",
 ]  # fmt: skip

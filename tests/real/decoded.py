@@ -41,9 +41,7 @@ def _tracks(text: str) -> dict[int, Track]:
         if line and not line.startswith("#"):
             fields = [f.strip() for f in line.split(",")]
             rows.setdefault(int(fields[0]), []).append((int(fields[2]), int(fields[3])))
-    return {
-        i: Track(tuple(p * bases[i] for p, _ in r), (r[-1][0] + r[-1][1]) * bases[i]) for i, r in rows.items() if r
-    }
+    return {i: Track(tuple(p * bases[i] for p, _ in r), (r[-1][0] + r[-1][1]) * bases[i]) for i, r in rows.items() if r}
 
 
 def decode(video: Path, audio: Path | None = None) -> Decoded:

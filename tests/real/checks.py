@@ -4,6 +4,7 @@ what the output decodes to with what the source decodes to. One `Row` per output
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -58,7 +59,8 @@ def transcode(source: Path, out: Path, *args: str) -> tuple[int, str]:
     proc = subprocess.run([sys.executable, "-m", "splitstitch.cli", "transcode", str(source), "-o", str(out),
                            "--quiet", *EXTRA_ARGS, *args], capture_output=True, text=True, timeout=3600)  # fmt: skip
     lines = proc.stderr.strip().splitlines()
-    return proc.returncode, (lines[-1] if lines else "")
+    last = lines[-1] if lines else ""
+    return proc.returncode, ("TRACEBACK " + last if "Traceback (most recent call last)" in proc.stderr else last)
 
 
 def compare(name: str, mode: str, src: Decoded, out: Decoded, headers: dict[str, float] | None) -> Row:
@@ -96,16 +98,35 @@ def compare(name: str, mode: str, src: Decoded, out: Decoded, headers: dict[str,
         decoded["container"] = max(ov.end, out.audio.end if out.audio else ov.end) - min(
             ov.start, out.audio.start if out.audio else ov.start
         )
+        decoded["playlist"] = ov.length  # a rung's playlist states its video's length
+        decoded["mpd"] = decoded["container"]  # the MPD, the presentation's (every adaptation set)
         diffs = {k: Fraction(v).limit_denominator(10**6) - decoded[k] for k, v in headers.items() if k in decoded}
         key, diff = max(diffs.items(), key=lambda kv: abs(kv[1]), default=("-", Fraction(0)))
         row["header_ms"] = f"{_ms(diff)} ({key})" if key != "-" else "-"
         frame = ov.length / len(ov.times)
-        if any(abs(d) > (frame if k == "video" else AUDIO_S) for k, d in diffs.items()):
+        if any(abs(d) > (frame if k in ("video", "playlist") else AUDIO_S) for k, d in diffs.items()):
             problems.append(f"the {key} header says {float(diff) * 1000:+.1f} ms more than decodes")
     row["clean"] = "yes" if not out.warnings else "no"
     if out.warnings:
         problems.append("decode warns: " + out.warnings.splitlines()[0][:100])
     return Row(name, mode, not problems, **row, problems="; ".join(problems))
+
+
+def _iso_seconds(text: str) -> float:
+    """`PT1M17.1S` -> 77.1 (the durations an MPD states)."""
+    match = re.fullmatch(r"PT(?:(\d+)H)?(?:(\d+)M)?(?:([\d.]+)S)?", text)
+    assert match, text
+    hours, minutes, seconds = (float(g) if g else 0.0 for g in match.groups())
+    return hours * 3600 + minutes * 60 + seconds
+
+
+def package_seconds(playlist: Path) -> dict[str, float]:
+    """Durations a package states for one rung: its HLS playlist's EXTINF sum, the MPD's presentation."""
+    stated = {"playlist": sum(float(m) for m in re.findall(r"#EXTINF:([\d.]+)", playlist.read_text()))}
+    mpd = playlist.parents[2] / "manifest.mpd"
+    if mpd.is_file() and (match := re.search(r'mediaPresentationDuration="([^"]+)"', mpd.read_text())):
+        stated["mpd"] = _iso_seconds(match.group(1))
+    return stated
 
 
 def check_file(source: Path, src: Decoded, work: Path) -> list[Row]:
@@ -126,6 +147,12 @@ def check_streaming(source: Path, src: Decoded, work: Path) -> list[Row]:
     if not rungs:
         return [Row(source.name, "cmaf", False, problems="no video playlist written")]
     return [
-        compare(source.name, f"cmaf {rung.parent.name}", src, decode(rung, audio[0] if audio else None), None)
+        compare(
+            source.name,
+            f"cmaf {rung.parent.name}",
+            src,
+            decode(rung, audio[0] if audio else None),
+            package_seconds(rung),
+        )
         for rung in rungs
     ]

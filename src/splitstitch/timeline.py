@@ -17,7 +17,7 @@ Decisions:
   has none), and a stream copy cannot give B-frames their presentation times. Such a stream is decoded once,
   every frame at the rate its bitstream declares (the decoder's frame n at n / rate), into an intra-only
   lossless copy (FFV1 in QuickTime, which keeps the 1/rate time base): every frame the decoder gives, exact,
-  and a keyframe at every frame. It costs storage (about half the size of the raw frames) for a kind of
+  and a keyframe at every frame. It costs storage (a third to a half of the raw frames) for a kind of
   file that is small in practice.
 """
 

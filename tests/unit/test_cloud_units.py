@@ -56,7 +56,8 @@ def test_remote_mp4_encoder_argv(monkeypatch) -> None:
         "-probesize", "32", "-protocol_whitelist", "https,tls,tcp", "-request_size", "4194304", "-ss", "89.999000",
         "-threads", "1", "-tls_verify", "1", "-i", URL, "-map", "0:0", "-f", "mp4", "-an", "-c:v", "libx264",
         "-crf", "23", "-dn", "-enc_time_base:v", "demux", "-fflags", "+bitexact", "-fps_mode", "passthrough",
-        "-movflags", "+empty_moov+default_base_moof+frag_custom", "-pix_fmt", "yuv420p", "-preset", "ultrafast",
+        "-map_metadata", "-1", "-movflags", "+empty_moov+default_base_moof+frag_custom", "-pix_fmt", "yuv420p",
+        "-preset", "ultrafast",
         "-sn", "-threads", "1", "-vf", "trim=start_pts=9000000:end_pts=10800000,setpts=PTS-STARTPTS",
         "-video_track_timescale", "90000", "-x264-params", "open-gop=0", "/tmp/e.mp4",
     ]  # fmt: skip

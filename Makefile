@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SECONDS ?= 20
 
-.PHONY: setup demo cloud-demo test lint unit functional integration player-libs sam bench bench-baseline clean
+.PHONY: setup demo cloud-demo test test-real lint unit functional integration player-libs sam bench bench-baseline clean
 
 setup: $(STAMP)
 
@@ -58,6 +58,21 @@ player-libs: setup
 test: setup lint
 	$(BIN)/pytest -q -n 2 tests
 	$(BIN)/pytest -q -p no:xdist bench --benchmark-disable  # the benchmarks run once each: they cannot rot
+
+# Real files, not part of `make test`: the shared corpus (11 files, 17.8 MB, from Debian packages) is fetched
+# into a cache, then every file is transcoded in the file mode and in the streaming mode (--format cmaf) and
+# each output is decoded and compared with the source as decoded (frames and their times, durations, audio as
+# heard, headers, a clean decode); a table at the end shows every output. REAL_ARGS go to every transcode
+# (a preset with B-frames by default), REAL_LADDER is the streaming ladder.
+REAL_FETCH  ?= ../shared/real-media/fetch.sh
+REAL_MEDIA  ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/splitstitch-real-media
+REAL_ARGS   ?= --preset veryfast
+REAL_LADDER ?= auto
+
+test-real: setup
+	bash $(REAL_FETCH) $(REAL_MEDIA)
+	SPLITSTITCH_REAL_MEDIA=$(REAL_MEDIA) SPLITSTITCH_REAL_ARGS="$(REAL_ARGS)" SPLITSTITCH_REAL_LADDER=$(REAL_LADDER) \
+		$(BIN)/pytest -q -p no:xdist tests/real
 
 # Stage benchmarks against the stored baseline (bench/baseline/, made on this project's 2-core VM by
 # `make bench-baseline`): a median more than 50% slower fails. Then the pipeline against one ffmpeg,

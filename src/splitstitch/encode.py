@@ -218,7 +218,8 @@ def encode_args(task: SegmentTask, source: MediaSource, output: Path) -> list[st
     depth = depth_filters(plan_depth(task.settings, video))
     vf = filter_chain(*deinterlace, trim, "setpts=PTS-STARTPTS", *geometry_filters(task.settings, video), *depth)
     options = {
-        # only the planned video stream: no chapter track, no metadata (finish carries those, not the segments)
+        # only the planned video stream: no chapter track, no metadata (a source track's title became a `name`
+        # box that ffmpeg's own demuxer warns about when the segment is checked); finish carries those
         "an": None, "sn": None, "dn": None, "map_chapters": -1, "map_metadata": -1, "vf": vf,
         **encoder_options(task.settings, video, task.threads),
         "fps_mode": "passthrough", "enc_time_base:v": "demux", "video_track_timescale": task.timescale,

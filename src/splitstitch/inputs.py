@@ -165,13 +165,16 @@ def rebuild_timeline(
 ) -> tuple[MediaInfo, Path | None]:
     """A source whose timestamps restart or jump mid-file is stream-copied into `work` with one rebuilt
     timeline (`timeline.rebuild_args`); returns the rebuilt file's probe and the file, which the encoders
-    then read instead of the source. Every packet must survive the copy and no cut may remain. Other
-    sources come back unchanged (and no file)."""
+    then read instead of the source. Every packet must survive the copy and no cut may remain. A raw
+    elementary video stream (no timestamps) is decoded into a lossless copy instead, which holds every frame
+    the decoder gives. Other sources come back unchanged (and no file)."""
     rebuild = info.rebuild
     if rebuild is None:
         return info, None
     name = info.path
-    for muxer, extension in (rebuild.muxer, rebuild.extension), FALLBACK_REMUX:
+    what = "a raw video stream has no timestamps" if rebuild.decode else "timestamps restart or jump"
+    remuxes = [(rebuild.muxer, rebuild.extension)] + ([] if rebuild.decode else [FALLBACK_REMUX])
+    for muxer, extension in remuxes:
         out = work / f"timeline{extension}"
         try:
             run_ffmpeg(rebuild_args(rebuild, source, out, muxer))
@@ -181,18 +184,24 @@ def rebuild_timeline(
         except ToolError as exc:
             failure = exc
     else:
-        raise InputError(name, f"timestamps restart or jump, and a copy with one timeline failed ({failure})")
+        raise InputError(name, f"{what}, and a copy with one timeline failed ({failure})")
     lost = [
         f"stream {s.index}: {got} of {s.packets} packets"
         for s, (_, got) in zip(rebuild.streams, rebuilt.packet_counts, strict=True)
-        if got != s.packets
+        if got != s.packets and not rebuild.decode  # a decode keeps frames, not packets (fields, leading B)
     ]
     if lost or rebuilt.rebuild is not None or rebuilt.frames is None:
         why = "; ".join(lost) or rebuilt.index_problem or "its timestamps still restart or jump"
-        raise InputError(name, f"timestamps restart or jump, and the copy with one timeline is not exact ({why})")
-    log.info(
-        "timeline rebuilt: %s", "; ".join(f"{j.kind} at frame {j.frame}, {j.shift_s:+.3f} s" for j in rebuild.joins)
-    )
+        raise InputError(name, f"{what}, and the copy with one timeline is not exact ({why})")
+    if rebuild.decode:
+        assert rebuilt.video and info.video
+        log.info("raw %s stream decoded into a lossless copy: %d frames at %s fps", info.video.codec,
+                 rebuilt.frames.count, rebuilt.video.frame_rate)  # fmt: skip
+        # the source is what the report describes; the copy's own format and codec matter to no encoder
+        rebuilt = replace(rebuilt, format_name=info.format_name, video=replace(rebuilt.video, codec=info.video.codec))
+    else:
+        log.info("timeline rebuilt: %s",
+                 "; ".join(f"{j.kind} at frame {j.frame}, {j.shift_s:+.3f} s" for j in rebuild.joins))  # fmt: skip
     try:
         check_frames(rebuilt, limits or Limits())
     except InputError as exc:

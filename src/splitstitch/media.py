@@ -28,7 +28,7 @@ from splitstitch.frames import (
 )
 from splitstitch.scan import scan_packets
 from splitstitch.source import MediaSource
-from splitstitch.timeline import Rebuild, plan_rebuild
+from splitstitch.timeline import Rebuild, decoded_rebuild, is_raw_video, plan_rebuild
 
 log = logging.getLogger(__name__)
 
@@ -249,7 +249,8 @@ def probe_frames(info: MediaInfo, source: MediaSource, timeout: float = 1800.0, 
     """Add the frame index (from packets; from the decoder when packets lack timestamps) and audio extents.
 
     `parallel` > 1 scans a remote source in that many overlapping intervals at once (see scan.py). When
-    timestamps restart or jump mid-file the index is left out and `rebuild` says how to make one timeline;
+    timestamps restart or jump mid-file, or a raw elementary stream has none, the index is left out and
+    `rebuild` says how to make one timeline;
     when the video cannot be indexed `index_problem` says why.
     """
     video = info.video
@@ -261,9 +262,12 @@ def probe_frames(info: MediaInfo, source: MediaSource, timeout: float = 1800.0, 
     try:
         if not rows[video.index]:
             raise Unindexable("no decodable video frames: the video stream holds no packets")
-        audio_runs = [stream_runs(a.index, rows[a.index], a.time_base, 0) for a in info.audio]
-        video_runs = stream_runs(video.index, rows[video.index], video.time_base, VIDEO_REORDER)
-        rebuild = plan_rebuild(video_runs, audio_runs, info.format_name)
+        if is_raw_video(info.format_name):  # no timestamps at all: only a decode gives the length and rate
+            rebuild = decoded_rebuild(video.index, len(rows[video.index]))
+        else:
+            audio_runs = [stream_runs(a.index, rows[a.index], a.time_base, 0) for a in info.audio]
+            video_runs = stream_runs(video.index, rows[video.index], video.time_base, VIDEO_REORDER)
+            rebuild = plan_rebuild(video_runs, audio_runs, info.format_name)
         if rebuild is None:
             frames = parse_packets(rows[video.index]) or _decoder_frames(source, video, timeout)
     except Unindexable as exc:

@@ -12,6 +12,13 @@ Decisions:
 - A cut that goes back must be in every stream (audio restarting without the video, or the reverse, is
   refused). A forward jump counts only where every stream jumps together (else it is a held frame or a
   silent gap) or, in a file with no audio, in a format made to carry discontinuities (MPEG-TS, PS, FLV).
+- A raw elementary video stream (`.m1v`, `.m2v`, `.h264`, `.hevc`...) has no timeline at all: the packet
+  timestamps are the parser's guesses (ffprobe reads such a file as 0.04 s at 50 fps, and a B-frame stream
+  has none), and a stream copy cannot give B-frames their presentation times. Such a stream is decoded once,
+  every frame at the rate its bitstream declares (the decoder's frame n at n / rate), into an intra-only
+  lossless copy (FFV1 in QuickTime, which keeps the 1/rate time base): every frame the decoder gives, exact,
+  and a keyframe at every frame. It costs storage (a third to a half of the raw frames) for a kind of
+  file that is small in practice.
 """
 
 from __future__ import annotations
@@ -31,6 +38,11 @@ MATCH_S = Fraction(5)  # an audio cut is the video's when the new runs start thi
 DISCONTINUOUS_FORMATS = {"mpegts", "mpegtsraw", "mpeg", "flv"}  # ffmpeg's AVFMT_TS_DISCONT demuxers
 REMUX = {"matroska": ("matroska", ".mkv"), "mov": ("mp4", ".mp4"), "mpegts": ("mpegts", ".ts")}
 FALLBACK_REMUX = ("matroska", ".mkv")  # holds nearly any codec
+# libavformat's raw video demuxers: a bare elementary stream, with no container and no timestamps
+RAW_VIDEO_FORMATS = {
+    "mpegvideo", "h264", "hevc", "vvc", "m4v", "h261", "h263", "cavsvideo", "avs2", "avs3", "dirac", "vc1", "evc",
+}  # fmt: skip
+DECODED_COPY = ("mov", ".mov")  # FFV1 in QuickTime: lossless, any pixel format, the frame rate's own time base
 
 
 @dataclass(frozen=True)
@@ -50,6 +62,16 @@ class Rebuild:
     joins: tuple[Join, ...]
     muxer: str
     extension: str
+    decode: bool = False  # no timeline to shift (a raw elementary stream): decode into a lossless copy
+
+
+def decoded_rebuild(video_index: int, packets: int) -> Rebuild:
+    """How to give a raw elementary video stream a timeline: decode it once into a lossless copy."""
+    return Rebuild((StreamShift(video_index, packets, (), (), False),), (), *DECODED_COPY, decode=True)
+
+
+def is_raw_video(format_name: str) -> bool:
+    return format_name.split(",")[0] in RAW_VIDEO_FORMATS
 
 
 def _seconds(runs: StreamRuns, ticks: int) -> Fraction:
@@ -163,7 +185,14 @@ def rebuild_args(rebuild: Rebuild, source: MediaSource, output: Path, muxer: str
     every packet reaches the filter (`-copyinkf`), so the packet number `N` is the one the scan counted.
     Unset dts are derived again by libavformat's muxing layer from the rebuilt pts (ffmpeg 8.1 warns this
     is deprecated; the rebuild then checks every packet and that no cut remains).
+
+    A `decode` rebuild decodes the video instead and writes every decoded frame once (`-fps_mode
+    passthrough`: ffmpeg times a raw stream's frames at its bitstream's rate) as an FFV1 keyframe.
     """
+    if rebuild.decode:
+        video = rebuild.streams[0].index
+        return [*source.input_args(), "-map", f"0:{video}", "-fps_mode", "passthrough", "-c:v", "ffv1", "-g", "1",
+                "-map_metadata", "-1", "-f", muxer or rebuild.muxer, str(output)]  # fmt: skip
     args = ["-copyts", *source.input_args()]
     for n, s in enumerate(rebuild.streams):
         pts = setts_expr("PTS", s.starts, s.shifts)

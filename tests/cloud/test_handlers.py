@@ -4,10 +4,12 @@ segment, encode audio, finish, record failure, driven with the events/*.json fil
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
 
+from splitstitch.binaries import binaries
 from splitstitch_cloud import contract
 from tests.cloud.conftest import TEST_SETTINGS
 from tests.cloud.support import ROOT, FakeContext, Stack, handler
@@ -127,3 +129,23 @@ def test_stream_copied_cuts_and_chaptered_sources_finish_in_the_cloud(stack: Sta
     status = stack.json(contract.status_key(job))
     report = stack.json(status["report_key"] if fmt == "cmaf" else contract.report_key(done["output_key"]))
     assert report["verification"]["ok"] is True
+
+
+def test_a_raw_elementary_stream_is_decoded_once_and_transcoded(stack: Stack, tmp_path: Path, lambda_context) -> None:
+    """No container, no timestamps: prepare stores a lossless copy for the encoders, the output has every frame."""
+    raw = tmp_path / "logo.m1v"
+    subprocess.run([binaries().ffmpeg, "-nostdin", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=160x120:rate=25",
+                    "-t", "3", "-c:v", "mpeg1video", "-bf", "2", "-g", "12", "-f", "mpeg1video", str(raw)],
+                   check=True, timeout=60)  # fmt: skip
+    job = contract.job_name("uploads/logo.m1v", upload(stack, raw, "uploads/logo.m1v"), TEST_SETTINGS)
+    assert stack.json(contract.status_key(job))["state"] == "running"
+    items = stack.json(contract.items_key(job))
+    assert items[0]["source"]["key"] != "uploads/logo.m1v"  # the encoders read the decoded copy
+    for item in items:
+        handler(stack, "EncodeSegmentFunction")(item, lambda_context)
+    done = handler(stack, "FinishFunction")(event("finish.json", **{"movie-0123456789abcdef": job,
+                                                                     "splitstitch-media-123456789012": stack.bucket}),
+                                             lambda_context)  # fmt: skip
+    assert done["state"] == "succeeded", done
+    report = stack.json(contract.report_key(done["output_key"]))
+    assert report["source"]["video"]["frames"] == 75 and report["source"]["format"] == "mpegvideo"

@@ -14,7 +14,15 @@ from splitstitch.frames import Cut, FrameIndex, StreamRuns, Unindexable, find_cu
 from splitstitch.inputs import Limits, check_frames
 from splitstitch.media import riff_size
 from splitstitch.source import MediaSource
-from splitstitch.timeline import match_cuts, plan_rebuild, rebuild_args, run_shifts, setts_expr
+from splitstitch.timeline import (
+    decoded_rebuild,
+    is_raw_video,
+    match_cuts,
+    plan_rebuild,
+    rebuild_args,
+    run_shifts,
+    setts_expr,
+)
 from tests.unit.factories import media, video
 
 MS = Fraction(1, 1000)
@@ -150,6 +158,25 @@ def test_setts_expression_and_argv() -> None:
         "-map", "0:1", "-bsf:1", "setts=pts=" + setts_expr("PTS", (98,), (2275,)) + ":dts="
         + setts_expr("DTS", (98,), (2275,)),
         "-c", "copy", "-copyinkf", "-map_metadata", "0", "-f", "matroska", "/w/timeline.mkv",
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("format_name", "raw"),
+    [("mpegvideo", True), ("h264", True), ("hevc", True), ("m4v", True), ("mpeg", False), ("mpegts", False),
+     ("matroska,webm", False), ("mov,mp4,m4a,3gp,3g2,mj2", False)],
+)  # fmt: skip
+def test_raw_elementary_streams_are_told_from_containers(format_name: str, raw: bool) -> None:
+    assert is_raw_video(format_name) is raw
+
+
+def test_a_raw_stream_is_decoded_into_an_intra_lossless_copy_at_its_own_rate() -> None:
+    rebuild = decoded_rebuild(0, 100)
+    assert rebuild.decode and rebuild.joins == ()
+    args = rebuild_args(rebuild, MediaSource("file:/in/logo.m1v", "logo.m1v", 1), Path("/w/timeline.mov"))
+    assert args == [
+        "-protocol_whitelist", "file", "-i", "file:/in/logo.m1v", "-map", "0:0", "-fps_mode", "passthrough",
+        "-c:v", "ffv1", "-g", "1", "-map_metadata", "-1", "-f", "mov", "/w/timeline.mov",
     ]  # fmt: skip
 
 

@@ -25,9 +25,10 @@ def woven(first: str, flag: str | None = None) -> list[str]:
 
 
 def mpeg2(first: str) -> list[str]:
-    """MPEG-2 with interlaced motion estimation and DCT, the field order in the stream (`-top`)."""
-    return ["-c:v", "mpeg2video", "-flags", "+ilme+ildct", "-top", "1" if first == "tff" else "0", "-q:v", "4",
-            "-bf", "2", "-g", "12"]  # fmt: skip
+    """MPEG-2 with interlaced motion estimation and DCT; the field order comes from the frames (`setfield`:
+    ffmpeg 9 has no `-top` encoding option any more)."""
+    del first
+    return ["-c:v", "mpeg2video", "-flags", "+ilme+ildct", "-q:v", "4", "-bf", "2", "-g", "12"]
 
 
 def x264_interlaced(first: str) -> list[str]:

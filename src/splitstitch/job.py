@@ -58,7 +58,8 @@ class Job:
             placement = self.placement(index)
         return SegmentTask(self.plan.segments[index], self.info.video, self.info.start_time, settings,
                            self.plan.encoder_threads, self.timescale, self.settings.verify,  # type: ignore[arg-type]
-                           rung.name if rung else None, placement, self.info.format_name)  # fmt: skip
+                           rung.name if rung else None, placement, self.info.format_name,
+                           self.placement(index).duration)  # fmt: skip
 
     def placement(self, index: int) -> Placement:
         """Segment `index` on the output timeline, in the video timescale (the first frame at 0)."""

@@ -125,13 +125,21 @@ def extent_of(
 def parse_packets(rows: list[PacketRow]) -> FrameIndex | None:
     """Video packets in decode order to a frame index.
 
-    Returns None when a packet has no pts or is flagged discard: the decoder must be asked then.
+    An empty packet holds no picture: the decoder outputs nothing for it and the frame before stays on screen
+    (Theora's "repeat the previous frame", as VFR screen recorders write it). Returns None when a packet has
+    no pts or is flagged discard: the decoder must be asked then.
     """
     pts: list[int] = []
     durations: list[int] = []
     keyframe: list[bool] = []
+    held_until = None  # where the last empty packet ends: the frame shown before it lasts until then
     complete = True
-    for p, d, flags, *_ in rows:
+    for p, d, flags, _, size, *_ in rows:
+        if size == "0":
+            if p.lstrip("-").isdigit():
+                end = int(p) + (int(d) if d.isdigit() else 0)
+                held_until = end if held_until is None else max(held_until, end)
+            continue
         if not p.lstrip("-").isdigit() or "D" in flags:
             complete = False
             continue
@@ -144,9 +152,12 @@ def parse_packets(rows: list[PacketRow]) -> FrameIndex | None:
     order = sorted(range(len(pts)), key=pts.__getitem__)
     rank = {decode_i: shown_i for shown_i, decode_i in enumerate(order)}
     timestamps = tuple(pts[i] for i in order)
+    last = durations[order[-1]] or _typical_step(timestamps)
+    if held_until is not None:
+        last = max(last, held_until - timestamps[-1])
     return FrameIndex(
         timestamps=timestamps,
-        last_duration=durations[order[-1]] or _typical_step(timestamps),
+        last_duration=last,
         keyframes=tuple(sorted(rank[i] for i in range(len(pts)) if keyframe[i])),
         safe_cuts=tuple(sorted(rank[i] for i in range(len(pts)) if safe[i])),
         from_packets=True,

@@ -153,3 +153,14 @@ def test_decode_check_passes_valid_vfr_segments(shapes, tmp_path: Path) -> None:
     report = transcode(source, out, "--preset", "ultrafast", "--verify", "full")
     assert report["verification"]["ok"] is True
     assert_exact(source, out)
+
+
+def test_held_frames_in_a_matroska_output(shapes, tmp_path: Path) -> None:
+    """The refitted segments remuxed to Matroska: every frame within its 1 ms time base (both ends rounded)."""
+    source, out = shapes("held_first_mp4"), tmp_path / "out.mkv"
+    report = transcode(source, out, "--preset", "medium")
+    assert report["verification"]["ok"] is True
+    expected, got = frame_times(source), frame_times(out)
+    assert len(got) == len(expected)
+    assert max(abs(g - e) for g, e in zip(got, expected, strict=True)) <= Fraction(1, 1000)
+    assert decode_warnings(out) == ""

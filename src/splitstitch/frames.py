@@ -41,6 +41,7 @@ class FrameIndex:
     keyframes: tuple[int, ...]  # presentation indices of keyframes (seek points)
     safe_cuts: tuple[int, ...]  # keyframes where a stream-copy cut keeps every frame decodable
     from_packets: bool  # False when the decoder had to be asked (packets without timestamps)
+    empty: int = 0  # packets with no picture (held frames): in the container's count, not frames
 
     @property
     def count(self) -> int:
@@ -51,12 +52,13 @@ class FrameIndex:
 
     def to_dict(self) -> dict[str, Any]:
         return {"timestamps": list(self.timestamps), "last_duration": self.last_duration,
-                "keyframes": list(self.keyframes), "safe_cuts": list(self.safe_cuts), "from_packets": self.from_packets}  # fmt: skip
+                "keyframes": list(self.keyframes), "safe_cuts": list(self.safe_cuts), "from_packets": self.from_packets,
+                "empty": self.empty}  # fmt: skip
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> FrameIndex:
         return cls(tuple(d["timestamps"]), d["last_duration"], tuple(d["keyframes"]), tuple(d["safe_cuts"]),
-                   d["from_packets"])  # fmt: skip
+                   d["from_packets"], d.get("empty", 0))  # fmt: skip
 
     def empty_slots(self) -> int:
         """Frame slots inside the stream that hold no frame, where time counts in frame slots (AVI: a capture
@@ -133,9 +135,10 @@ def parse_packets(rows: list[PacketRow]) -> FrameIndex | None:
     durations: list[int] = []
     keyframe: list[bool] = []
     held_until = None  # where the last empty packet ends: the frame shown before it lasts until then
-    complete = True
+    empty, complete = 0, True
     for p, d, flags, _, size, *_ in rows:
         if size == "0":
+            empty += 1
             if p.lstrip("-").isdigit():
                 end = int(p) + (int(d) if d.isdigit() else 0)
                 held_until = end if held_until is None else max(held_until, end)
@@ -161,6 +164,7 @@ def parse_packets(rows: list[PacketRow]) -> FrameIndex | None:
         keyframes=tuple(sorted(rank[i] for i in range(len(pts)) if keyframe[i])),
         safe_cuts=tuple(sorted(rank[i] for i in range(len(pts)) if safe[i])),
         from_packets=True,
+        empty=empty,
     )
 
 

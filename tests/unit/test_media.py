@@ -42,7 +42,7 @@ def test_empty_packets_are_held_frames() -> None:
     index = parse_packets(packets)
     assert index is not None
     assert index.timestamps == (0, 1, 2, 6, 7) and index.last_duration == 3  # frame 7 until the end of slot 9
-    assert index.end() == 10 and index.is_vfr()
+    assert index.end() == 10 and index.is_vfr() and index.empty == 5
 
 
 def test_frames_from_decoder_fill_missing_stamps() -> None:

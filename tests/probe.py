@@ -69,7 +69,9 @@ def decode_warnings(path: Path) -> str:
         "codec_name"
     ]
     program = decoder_ffmpeg(codec) or binaries().ffmpeg
-    proc = subprocess.run([program, "-nostdin", "-v", "warning", "-i", str(path), "-f", "null", "-"],
+    # frames on their own timestamps: rounded to 1/frame rate, two VFR frames share a tick and the null muxer warns
+    proc = subprocess.run([program, "-nostdin", "-v", "warning", "-i", str(path), "-fps_mode", "passthrough",
+                           "-enc_time_base:v", "demux", "-f", "null", "-"],
                           capture_output=True, text=True, timeout=300)  # fmt: skip
     return proc.stderr.strip() + ("" if proc.returncode == 0 else f" (exit {proc.returncode})")
 

@@ -261,6 +261,16 @@ def track_extent(runs: list[fmp4.Run], track: fmp4.TrackInfo) -> tuple[float, fl
     return delay + max(min(a for a, _ in spans) - skip, 0) / scale, delay + (max(b for _, b in spans) - skip) / scale
 
 
+def _last_frame(samples: list[tuple[int, int, bool]], runs: list[fmp4.Run]) -> int:
+    """How long the frame shown last lasts: to the end of the decode timeline, on which every segment (and so the
+    output) presents its first frame at its first decode time once the edit list applies. Not that frame's own
+    sample duration: with reordering that is a step between decode times, not between presentation times."""
+    if not samples or not runs:
+        return 0
+    end = samples[0][0] + max(r.decode_time + r.span for r in runs) - min(r.decode_time for r in runs)
+    return end - samples[-1][0] if end > samples[-1][0] else samples[-1][1]
+
+
 def output_info(name: str, size: int, init: bytes, timeline: OutputTimeline, pix_fmt: str, bit_depth: int) -> MediaInfo:
     """The output as its bytes say it is: what `verify.compare` checks against the source."""
     tracks = {t.track_id: t for t in fmp4.tracks(init)}
@@ -272,11 +282,8 @@ def output_info(name: str, size: int, init: bytes, timeline: OutputTimeline, pix
     )
     codec, width, height = sample_entry(init, video.track_id)
     keys = tuple(i for i, (_, _, sync) in enumerate(samples) if sync)
-    # Every segment presents from its decode time on, so the last frame lasts until the decode timeline ends
-    # (its own sample duration is a decode step: a frame held before the end puts its length elsewhere).
-    end = max((r.decode_time + r.span for r in timeline.runs.get(video.track_id, [])), default=0)
-    last = (end - samples[-1][0] if end > samples[-1][0] else samples[-1][1]) if samples else 0
-    frames = FrameIndex(tuple(t for t, _, _ in samples), last, keys, keys, True)
+    frames = FrameIndex(tuple(t for t, _, _ in samples), _last_frame(samples, timeline.runs.get(video.track_id, [])),
+                        keys, keys, True)  # fmt: skip
     tb = Fraction(1, video.timescale)
     video_info = VideoInfo(0, codec, width, height, pix_fmt, bit_depth, tb, None, 0, len(samples))
     audio, extents = [], []

@@ -21,7 +21,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Literal
 
-from splitstitch import fmp4, fmp4_explicit, fmp4_patch
+from splitstitch import fmp4, fmp4_explicit, fmp4_patch, retime
 from splitstitch.codecs import ENCODER, PROBE_CODEC, SVT_PRESET, VP9_CPU_USED, codec_tag
 from splitstitch.command import compile_args, filter_chain, input_stream
 from splitstitch.depth import depth_filters, plan_depth
@@ -107,19 +107,20 @@ class SegmentTask:
     placement: Placement | None = None  # streaming: the encoder writes the final media segment
     container: str = ""  # the source's probed format name ("mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm"...)
     deinterlace: str | None = None  # the deinterlacer's field parity (tff, bff, auto); None: frames as they are
+    duration: int | None = None  # the segment's planned length in `timescale`: its decode span is fitted to it
 
     def to_dict(self) -> dict[str, Any]:
         return {"segment": asdict(self.segment), "video": self.video.to_dict(), "source_start": self.source_start,
                 "settings": self.settings.to_dict(), "threads": self.threads, "timescale": self.timescale,
                 "verify": self.verify, "rung": self.rung, "container": self.container, "deinterlace": self.deinterlace,
-                "placement": asdict(self.placement) if self.placement else None}  # fmt: skip
+                "placement": asdict(self.placement) if self.placement else None, "duration": self.duration}  # fmt: skip
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> SegmentTask:
         return cls(Segment(**d["segment"]), VideoInfo.from_dict(d["video"]), d["source_start"],
                    Settings.from_dict(d["settings"]), d["threads"], d["timescale"], d.get("verify", "full"),
                    d.get("rung"), Placement(**d["placement"]) if d.get("placement") else None,
-                   d.get("container", ""), d.get("deinterlace"))  # fmt: skip
+                   d.get("container", ""), d.get("deinterlace"), d.get("duration"))  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -246,6 +247,18 @@ def check_fragments(task: SegmentTask, split: fmp4.Split) -> fmp4.Run:
     return merged
 
 
+def fit_decode_span(task: SegmentTask, split: fmp4.Split, run: fmp4.Run, planned: int) -> tuple[fmp4.Split, fmp4.Run]:
+    """The segment with its decode durations refitted to last `planned` ticks, every frame presenting when it
+    did (`retime`); raises SegmentMismatchError when its frames cannot last that long."""
+    try:
+        durations = retime.fit_durations(run.durations, planned)
+    except retime.UnfittableError as exc:
+        raise SegmentMismatchError(f"segment {task.segment.name}: {exc}") from None
+    fitted = fmp4.Split(split.init, retime.rewrite_samples(split.fragments, durations,
+                                                           retime.refit_offsets(run, durations)))  # fmt: skip
+    return fitted, check_fragments(task, fitted)
+
+
 JOIN_FRAMES = 16  # x264/x265 reorder at most 16 frames: these cover the IDR and its first B-pyramid
 
 
@@ -267,6 +280,12 @@ def encode_segment(
     seconds = time.perf_counter() - started
     split = fmp4.split_file(output.read_bytes())
     run = check_fragments(task, split)
+    planned = task.placement.duration if task.placement is not None else task.duration
+    # Held frames make an encoder's decode span miss the plan; a segment that does not reorder has no offsets
+    # for the finish stage to shift to the other segments' delay: both are rewritten, timed to the plan.
+    if planned is not None and (run.span != planned or not retime.explicit(split.fragments)):
+        split, run = fit_decode_span(task, split, run, planned)
+        output.write_bytes(split.init + split.fragments)  # the decode check reads what will be stored
     check_started = time.perf_counter()
     frames = None if task.verify == "full" else join_frames(segment.frames)
     check = decode_check(output, PROBE_CODEC[task.settings.codec], maps=("0:v",), frames=frames)

@@ -41,6 +41,7 @@ class FrameIndex:
     keyframes: tuple[int, ...]  # presentation indices of keyframes (seek points)
     safe_cuts: tuple[int, ...]  # keyframes where a stream-copy cut keeps every frame decodable
     from_packets: bool  # False when the decoder had to be asked (packets without timestamps)
+    empty: int = 0  # packets with no picture (held frames): in the container's count, not frames
 
     @property
     def count(self) -> int:
@@ -51,12 +52,13 @@ class FrameIndex:
 
     def to_dict(self) -> dict[str, Any]:
         return {"timestamps": list(self.timestamps), "last_duration": self.last_duration,
-                "keyframes": list(self.keyframes), "safe_cuts": list(self.safe_cuts), "from_packets": self.from_packets}  # fmt: skip
+                "keyframes": list(self.keyframes), "safe_cuts": list(self.safe_cuts), "from_packets": self.from_packets,
+                "empty": self.empty}  # fmt: skip
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> FrameIndex:
         return cls(tuple(d["timestamps"]), d["last_duration"], tuple(d["keyframes"]), tuple(d["safe_cuts"]),
-                   d["from_packets"])  # fmt: skip
+                   d["from_packets"], d.get("empty", 0))  # fmt: skip
 
     def empty_slots(self) -> int:
         """Frame slots inside the stream that hold no frame, where time counts in frame slots (AVI: a capture
@@ -125,13 +127,22 @@ def extent_of(
 def parse_packets(rows: list[PacketRow]) -> FrameIndex | None:
     """Video packets in decode order to a frame index.
 
-    Returns None when a packet has no pts or is flagged discard: the decoder must be asked then.
+    An empty packet holds no picture: the decoder outputs nothing for it and the frame before stays on screen
+    (Theora's "repeat the previous frame", as VFR screen recorders write it). Returns None when a packet has
+    no pts or is flagged discard: the decoder must be asked then.
     """
     pts: list[int] = []
     durations: list[int] = []
     keyframe: list[bool] = []
-    complete = True
-    for p, d, flags, *_ in rows:
+    held_until = None  # where the last empty packet ends: the frame shown before it lasts until then
+    empty, complete = 0, True
+    for p, d, flags, _, size, *_ in rows:
+        if size == "0":
+            empty += 1
+            if p.lstrip("-").isdigit():
+                end = int(p) + (int(d) if d.isdigit() else 0)
+                held_until = end if held_until is None else max(held_until, end)
+            continue
         if not p.lstrip("-").isdigit() or "D" in flags:
             complete = False
             continue
@@ -144,12 +155,16 @@ def parse_packets(rows: list[PacketRow]) -> FrameIndex | None:
     order = sorted(range(len(pts)), key=pts.__getitem__)
     rank = {decode_i: shown_i for shown_i, decode_i in enumerate(order)}
     timestamps = tuple(pts[i] for i in order)
+    last = durations[order[-1]] or _typical_step(timestamps)
+    if held_until is not None:
+        last = max(last, held_until - timestamps[-1])
     return FrameIndex(
         timestamps=timestamps,
-        last_duration=durations[order[-1]] or _typical_step(timestamps),
+        last_duration=last,
         keyframes=tuple(sorted(rank[i] for i in range(len(pts)) if keyframe[i])),
         safe_cuts=tuple(sorted(rank[i] for i in range(len(pts)) if safe[i])),
         from_packets=True,
+        empty=empty,
     )
 
 

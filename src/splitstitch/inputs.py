@@ -144,7 +144,7 @@ def check_frames(info: MediaInfo, limits: Limits) -> None:
     if frames.count == 1:
         raise InputError(name, "is a still image (one frame), not a video")
     declared = info.video.declared_frames if info.video else None
-    held = frames.empty_slots()
+    held = frames.empty_slots() + frames.empty  # dropped frames: empty AVI index entries, empty packets
     if declared and frames.from_packets and declared > frames.count + held and not info.format_name.startswith("avi"):
         # decoder counts skip discarded frames; an AVI's trailing empty entries are dropped frames (RIFF checked)
         raise InputError(name, f"truncated: {frames.count} of the {declared} video frames its index lists are present")

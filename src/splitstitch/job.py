@@ -68,7 +68,7 @@ class Job:
         return SegmentTask(self.plan.segments[index], self.info.video, self.info.start_time, settings,
                            self.plan.encoder_threads, self.timescale, self.settings.verify,  # type: ignore[arg-type]
                            rung.name if rung else None, placement, self.info.format_name,
-                           self.interlace.parity if self.interlace else None)  # fmt: skip
+                           self.interlace.parity if self.interlace else None, self.placement(index).duration)  # fmt: skip
 
     def placement(self, index: int) -> Placement:
         """Segment `index` on the output timeline, in the video timescale (the first frame at 0)."""

@@ -14,7 +14,7 @@ from splitstitch.errors import SegmentMismatchError, ToolError, UsageError
 from splitstitch.ffmpeg import run_ffmpeg
 from splitstitch.storage import Storage
 from splitstitch.streaming import PLAYLIST, Packaged
-from splitstitch.verify import Check
+from splitstitch.verify import PASS_FRAMES, Check
 
 
 class FolderWriter:
@@ -97,7 +97,7 @@ def playback_check(folder: Path, packaged: Packaged, frames: int, dash: bool) ->
     program = decoder_ffmpeg("dash") if dash else None
     problems = []
     for n, video in enumerate(packaged.videos):
-        args = [*_decode_args(folder, packaged, n, dash), "-fps_mode", "passthrough", "-f", "framemd5", "-"]
+        args = [*_decode_args(folder, packaged, n, dash), *PASS_FRAMES, "-f", "framemd5", "-"]
         try:
             done = run_ffmpeg(args, loglevel="warning", timeout=3600, program=program)
         except ToolError as exc:

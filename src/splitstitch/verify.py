@@ -130,10 +130,17 @@ def compare(src: MediaInfo, out: MediaInfo, plan: AudioPlan | None) -> list[Chec
     return _video_checks(src, out) + _audio_checks(src, out, plan)
 
 
+# Video frames reach the null muxer with their own timestamps: by default ffmpeg's CLI rounds them to 1/frame
+# rate, so two frames of a VFR file can share a tick (the muxer then refuses "non monotonically increasing dts",
+# or the frame-rate logic drops one); a check must never refuse a valid file.
+PASS_FRAMES = ["-fps_mode", "passthrough", "-enc_time_base:v", "demux"]
+
+
 def decode_args(path: Path, maps: tuple[str, ...] = ("0:v", "0:a?"), frames: int | None = None) -> list[str]:
     mapping = [arg for m in maps for arg in ("-map", m)]
     limit = ["-frames:v", str(frames)] if frames else []
-    return ["-protocol_whitelist", "file", "-i", f"file:{path.resolve()}", *mapping, *limit, "-f", "null", "-"]
+    timing = PASS_FRAMES if any(m.startswith("0:v") for m in maps) else []
+    return ["-protocol_whitelist", "file", "-i", f"file:{path.resolve()}", *mapping, *limit, *timing, "-f", "null", "-"]
 
 
 def decode_check(

@@ -127,3 +127,21 @@ def test_ten_bit_hdr10_stays_ten_bit_in_the_cloud(running_stack: Stack, tmp_path
     assert hdr10_values(out) == hdr10_values(source) and len(hdr10_values(out)) == 2
     written = running_stack.json(layout.report_key(output_key))["output"]["video"]
     assert (written["pix_fmt"], written["bit_depth"], written["color_transfer"]) == ("yuv420p10le", 10, "smpte2084")
+
+
+def test_held_first_frame_with_b_frames(running_stack: Stack, tmp_path: Path) -> None:
+    """An Android-like clip (a 0.3 s first frame) at a B-frame preset, through the Map: each encoder refits
+    its decode span to the plan it was handed; the output keeps every frame on its source time."""
+    from tests.cloud.support import upload as upload_with
+    from tests.functional.test_held_frames import make
+    from tests.stream_probe import frame_times
+
+    source = tmp_path / "android.mp4"
+    make("held_first_mp4", source)
+    job = upload_with(running_stack, source, "uploads/android.mp4", '{"segment_seconds": 1, "preset": "medium"}')
+    execution = running_stack.wait(job)
+    assert execution["status"] == "SUCCEEDED", execution
+    output_key = layout.output_key("uploads/android.mp4", job, ".mp4")
+    out = tmp_path / "out.mp4"
+    running_stack.s3.download_file(running_stack.bucket, output_key, str(out))
+    assert frame_times(out) == frame_times(source) and decode_warnings(out) == ""

@@ -241,8 +241,14 @@ def test_sources(tmp_path: Path) -> None:
 
 
 def test_decode_check_args() -> None:
+    # video frames keep their own timestamps (VFR frames must not collide on ticks of 1/frame rate)
     assert decode_args(Path("/o/x.mp4")) == ["-protocol_whitelist", "file", "-i", "file:/o/x.mp4", "-map", "0:v",
-                                             "-map", "0:a?", "-f", "null", "-"]  # fmt: skip
+                                             "-map", "0:a?", "-fps_mode", "passthrough", "-enc_time_base:v", "demux",
+                                             "-f", "null", "-"]  # fmt: skip
     assert decode_args(Path("/o/x.mp4"), ("0:v",), frames=12) == [
-        "-protocol_whitelist", "file", "-i", "file:/o/x.mp4", "-map", "0:v", "-frames:v", "12", "-f", "null", "-",
+        "-protocol_whitelist", "file", "-i", "file:/o/x.mp4", "-map", "0:v", "-frames:v", "12",
+        "-fps_mode", "passthrough", "-enc_time_base:v", "demux", "-f", "null", "-",
+    ]  # fmt: skip
+    assert decode_args(Path("/o/a.mp4"), ("0:a",)) == [
+        "-protocol_whitelist", "file", "-i", "file:/o/a.mp4", "-map", "0:a", "-f", "null", "-",
     ]  # fmt: skip

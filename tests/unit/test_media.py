@@ -34,6 +34,17 @@ def test_packets_without_pts_or_discarded_need_the_decoder() -> None:
     assert parse_packets(rows((0, "KD"), (1, "K_"))) is None
 
 
+def test_empty_packets_are_held_frames() -> None:
+    """Theora screencasts (recordMyDesktop, GNOME's recorder) write an empty packet for "the frame before stays
+    on screen": the decoder outputs no frame for it, so it is no frame of the index; trailing ones hold the last."""
+    packets = [(str(pts), "1", "K_" if pts == 0 else "__", str(100 * pts), "0" if pts in (3, 4, 5, 8, 9) else "50")
+               for pts in range(10)]  # fmt: skip
+    index = parse_packets(packets)
+    assert index is not None
+    assert index.timestamps == (0, 1, 2, 6, 7) and index.last_duration == 3  # frame 7 until the end of slot 9
+    assert index.end() == 10 and index.is_vfr() and index.empty == 5
+
+
 def test_frames_from_decoder_fill_missing_stamps() -> None:
     data = {"frames": [{"best_effort_timestamp": 1, "key_frame": 1}, {"best_effort_timestamp": 2, "key_frame": 0},
                        {"key_frame": 0}]}  # fmt: skip

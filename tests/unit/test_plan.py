@@ -11,6 +11,7 @@ import pytest
 
 from splitstitch.audio import plan_audio
 from splitstitch.codecs import output_format
+from splitstitch.encode import SegmentTask
 from splitstitch.job import Job
 from splitstitch.package import hls_target_duration
 from splitstitch.plan import (
@@ -235,6 +236,11 @@ def test_plan_and_job_round_trip_through_json() -> None:
     assert again == job
     assert again.segment_task(1) == job.segment_task(1) and job.segment_task(1).segment == plan.segments[1]
     assert job.timescale == 90000
+    for task in job.tasks():  # what each encoder fits its decode span to travels with it (a Map item in the cloud)
+        assert SegmentTask.from_dict(json.loads(json.dumps(task.to_dict()))) == task
+        segment = task.segment
+        stop = segment.end_pts if segment.end_pts is not None else info.frames.end()
+        assert task.duration == stop - segment.start_pts  # time base 1/90000, timescale 90000
 
 
 def test_the_wave_share_gives_no_credit_for_threads() -> None:

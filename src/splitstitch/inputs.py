@@ -212,7 +212,7 @@ def open_source(
     try:
         info = probe_streams(source)
         check_streams(info, limits)
-        info = probe_frames(info, source, parallel=parallel)
+        info = probe_frames(info, source.pinned(info.format_name), parallel=parallel)  # the demuxer just found only
     except ToolError as exc:
         if exc.timed_out:
             raise

@@ -51,7 +51,7 @@ def prepare(
     """Probe and plan; nothing is copied, except a source whose timestamps restart or jump, which is
     rebuilt on one timeline into `store` for the encoders. Raises InputError for a source to refuse."""
     info = open_source(source, limits, head, scan_parallel)
-    info, copy = rebuild_timeline(info, source, work, limits)
+    info, copy = rebuild_timeline(info, source.pinned(info.format_name), work, limits)
     rebuilt = None
     if copy is not None:
         rebuilt = REBUILT + copy.suffix

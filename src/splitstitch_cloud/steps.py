@@ -14,7 +14,7 @@ import os
 import tempfile
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -29,8 +29,10 @@ from splitstitch.inputs import SNIFF_BYTES, Limits, check_head
 from splitstitch.job import Job
 from splitstitch.plan import Fanout
 from splitstitch.settings import Settings
+from splitstitch.source import MediaSource
 from splitstitch_cloud import contract, usage
 from splitstitch_cloud.admission import admit, check_decodable
+from splitstitch_cloud.bounds import Bounds, check_cost
 from splitstitch_cloud.jobs import (
     ENDED,
     FAILED,
@@ -42,13 +44,14 @@ from splitstitch_cloud.jobs import (
     read_status,
     write_status,
 )  # fmt: skip
-from splitstitch_cloud.storage import S3Storage, S3Store
+from splitstitch_cloud.storage import SOURCE_CHANGED, S3Storage, S3Store, SourceChangedError
 
 MB_PER_VCPU = 1769  # Lambda: 1,769 MB buys one vCPU, linearly, up to 6
 ENCODE_BUDGET = 0.35  # a segment's estimated encode time may use this share of the encode function's timeout
 UNSUPPORTED_IN_LAMBDA = {
     "av1": "av1 output is not supported in Lambda (the ffmpeg layer has no AV1 decoder to verify it)"
 }
+PRECONDITION_FAILED = "412 Precondition Failed"  # how ffmpeg reports S3's answer to a failed If-Match
 T = TypeVar("T")
 
 
@@ -66,6 +69,7 @@ class Deployment:
     max_source_bytes: int = 100 * 10**9
     scan_parallel: int = 16
     encode_wave_percent: float = 1.0  # template EncodeWavePercent: see Fanout.wave_share
+    bounds: Bounds = field(default_factory=Bounds)  # what an upload's settings may ask, and the per-job budget
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Deployment:
@@ -77,19 +81,23 @@ class Deployment:
                    int(env.get("ENCODE_TIMEOUT_S", d.encode_timeout_s)),
                    int(env.get("MAX_SOURCE_BYTES", d.max_source_bytes)),
                    int(env.get("SCAN_PARALLEL", d.scan_parallel)),
-                   float(env.get("ENCODE_WAVE_PERCENT", d.encode_wave_percent)))  # fmt: skip
+                   float(env.get("ENCODE_WAVE_PERCENT", d.encode_wave_percent)), Bounds.from_env(env))  # fmt: skip
 
     def fanout(self) -> Fanout:
-        vcpus = min(self.encode_memory_mb / MB_PER_VCPU, 6.0)
         return Fanout(
             self.max_concurrency,
             1.0,
             1.0,
             600.0,
-            vcpus,
+            self.vcpus,
             self.encode_timeout_s * ENCODE_BUDGET,
             wave_share=self.encode_wave_percent / 100,
+            max_segments=self.max_concurrency,  # one wave at most, whatever the settings metadata asks
         )
+
+    @property
+    def vcpus(self) -> float:
+        return min(self.encode_memory_mb / MB_PER_VCPU, 6.0)
 
 
 @dataclass(frozen=True)
@@ -122,7 +130,8 @@ def described(store: S3Store, upload: Upload, head: dict[str, Any] | None = None
     the job's identity (S3 events carry no metadata)."""
     head = head if head is not None else store.head(upload.key, upload.version)
     settings = head.get("Metadata", {}).get(contract.SETTINGS_METADATA)
-    return dataclasses.replace(upload, settings=settings, size=int(head["ContentLength"]))
+    return dataclasses.replace(upload, settings=settings, size=int(head["ContentLength"]),
+                               etag=head["ETag"].strip('"'))  # fmt: skip
 
 
 def identified(store: S3Store, upload: Upload) -> Upload:
@@ -133,8 +142,8 @@ def identified(store: S3Store, upload: Upload) -> Upload:
         return upload
 
 
-def job_settings(defaults_json: str | None, settings_json: str | None) -> Settings:
-    """Template defaults (env DEFAULT_SETTINGS) overridden by the upload's settings metadata."""
+def job_settings(defaults_json: str | None, settings_json: str | None, bounds: Bounds | None = None) -> Settings:
+    """Template defaults (env DEFAULT_SETTINGS) overridden by the upload's settings metadata, within `bounds`."""
     try:
         merged = json.loads(defaults_json or "{}") | json.loads(settings_json or "{}")
     except ValueError as exc:
@@ -145,11 +154,24 @@ def job_settings(defaults_json: str | None, settings_json: str | None) -> Settin
     settings = Settings.from_dict(merged)
     if settings.codec in UNSUPPORTED_IN_LAMBDA:
         raise UsageError(UNSUPPORTED_IN_LAMBDA[settings.codec])
+    (bounds or Bounds()).check_settings(settings)
     return settings
 
 
-def source_ref(key: str, version: str | None, size: int) -> dict[str, Any]:
-    return {"key": key, "version": version, "size": size}
+NO_VERSION = ("the upload event carries no versionId: the uploads bucket must be versioned (template.yaml turns "
+              "versioning on), so that every read of a job names the version it was planned from")  # fmt: skip
+
+
+def source_ref(key: str, version: str | None, size: int, etag: str | None, demuxer: str) -> dict[str, Any]:
+    """How every later read names the source: its version, size and ETag (If-Match), and its probed demuxer."""
+    return {"key": key, "version": version, "size": size, "etag": etag, "format": demuxer}
+
+
+def ref_source(store: S3Store, ref: dict[str, Any]) -> MediaSource:
+    """The source a Map item names, pinned to its version, ETag and demuxer (an item without one is refused)."""
+    if not ref.get("format"):
+        raise UsageError(f"{ref['key']}: the item names no demuxer for its source (refused)")
+    return store.source(ref["key"], ref.get("version"), ref["size"], ref.get("etag"), ref["format"])
 
 
 def plan_job(
@@ -158,23 +180,30 @@ def plan_job(
     """Probe and plan from ranged reads of the upload (its HEAD made once, by `described`, unless it was already);
     refuses (InputError/UsageError) before reading anything when the upload is empty or over MaxSourceBytes.
     `defaults`: the template's settings (env DEFAULT_SETTINGS)."""
+    if upload.version is None:
+        raise UsageError(NO_VERSION)
     if upload.size is None:
         upload = described(store, upload)
     assert upload.size is not None
     size = upload.size
     limits = Limits(max_bytes=deployment.max_source_bytes)
     check_head(upload.key, size, b"", limits)  # size only: nothing has been read yet
-    settings = job_settings(defaults if defaults is not None else os.environ.get("DEFAULT_SETTINGS"), upload.settings)
+    settings = job_settings(defaults if defaults is not None else os.environ.get("DEFAULT_SETTINGS"), upload.settings,
+                            deployment.bounds)  # fmt: skip
     fmt = output_format(settings.codec, Path("output.mp4"))
-    first_bytes = store.get(upload.key, 0, min(SNIFF_BYTES, size), upload.version)
-    source = store.source(upload.key, upload.version, size)
+    first_bytes = store.get(upload.key, 0, min(SNIFF_BYTES, size), upload.version, upload.etag)
+    source = store.source(upload.key, upload.version, size, upload.etag)
     with tempfile.TemporaryDirectory() as tmp:  # used only to rebuild a source whose timestamps restart
         job = stages.prepare(upload.job, source, settings, fmt, deployment.fanout(), store=S3Storage(store, upload.job),
                              work=Path(tmp), limits=limits, head=first_bytes, scan_parallel=deployment.scan_parallel)  # fmt: skip
-    check_decodable(source, job.info)
-    if job.rebuilt:  # timestamps restarted: the encoders read the copy rebuilt on one timeline
-        return job, source_ref(contract.work_key(job.id, job.rebuilt), None, job.info.size)  # the copy's probe
-    return job, source_ref(upload.key, upload.version, size)
+    if job.rebuilt:  # timestamps restarted: the encoders read the copy rebuilt on one timeline (the copy's probe)
+        copy = contract.work_key(job.id, job.rebuilt)
+        ref = source_ref(copy, None, job.info.size, store.head(copy)["ETag"].strip('"'), job.info.format_name)
+    else:
+        ref = source_ref(upload.key, upload.version, size, upload.etag, job.info.format_name)
+    check_decodable(ref_source(store, ref), job.info)
+    check_cost(job, deployment.bounds, deployment.encode_memory_mb, deployment.vcpus, usage.arch())
+    return job, ref
 
 
 def output_key_of(job: Job, source_key: str) -> str:
@@ -245,7 +274,10 @@ def _attempt(storage: S3Storage, item: str, function: str, memory_mb: int, remai
         result = work(budget)
     except Exception as exc:
         error: Exception = exc
-        if isinstance(exc, ToolError) and exc.timed_out:
+        if isinstance(exc, ToolError) and PRECONDITION_FAILED in exc.stderr_tail:  # If-Match: another ETag now
+            error = SourceChangedError(f"{function} {item}: {SOURCE_CHANGED} (S3 answered 412 to If-Match: the "
+                                       "upload is no longer the bytes the job was planned from)")  # fmt: skip
+        elif isinstance(exc, ToolError) and exc.timed_out:
             error = EncodeTimeout(f"{function} {item}: not finished within {budget:.0f} s of the function's "
                                   f"{remaining_s or 0:.0f} s (the plan keeps estimates under {ENCODE_BUDGET:.0%} of it)")  # fmt: skip
         storage.put_bytes(
@@ -264,19 +296,19 @@ def _attempt(storage: S3Storage, item: str, function: str, memory_mb: int, remai
 def encode_segment(store: S3Store, item: dict[str, Any], tmp: Path, memory_mb: int,
                    remaining_s: float | None = None) -> EncodedSegment:  # fmt: skip
     """One Map item: the segment's range read from the upload by a presigned URL, encoded and stored."""
-    ref, task = item["source"], SegmentTask.from_dict(item["task"])
+    task = SegmentTask.from_dict(item["task"])
     storage = S3Storage(store, item["job"])
-    source = store.source(ref["key"], ref.get("version"), ref["size"])
+    source = ref_source(store, item["source"])
     return _attempt(storage, encode_item_name(task), "encode_segment", memory_mb, remaining_s,
                     lambda budget: stages.encode_segment(task, source, storage, tmp, timeout=budget))  # fmt: skip
 
 
 def encode_audio(store: S3Store, item: dict[str, Any], tmp: Path, memory_mb: int,
                  remaining_s: float | None = None) -> AudioResult:  # fmt: skip
-    ref, plan = item["source"], AudioPlan.from_dict(item["audio"])
+    plan = AudioPlan.from_dict(item["audio"])
     assert plan is not None
     storage = S3Storage(store, item["job"])
-    source = store.source(ref["key"], ref.get("version"), ref["size"])
+    source = ref_source(store, item["source"])
     return _attempt(storage, audio_item_name(plan), "encode_audio", memory_mb, remaining_s,
                     lambda budget: stages.encode_audio(plan, source, storage, tmp))  # fmt: skip
 

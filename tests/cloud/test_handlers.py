@@ -22,24 +22,26 @@ def event(name: str, **replace: str) -> dict:
     return json.loads(text)
 
 
-def upload(stack: Stack, path: Path, key: str, settings: str = TEST_SETTINGS) -> str:
-    """Put an upload (the S3 notification runs the prepare handler); returns its ETag as S3 events carry it."""
+def upload(stack: Stack, path: Path, key: str, settings: str = TEST_SETTINGS) -> tuple[str, str]:
+    """Put an upload (the S3 notification runs the prepare handler); returns its ETag and versionId as S3
+    events carry them."""
     stack.s3.put_object(
         Bucket=stack.bucket, Key=key, Body=path.read_bytes(), Metadata={contract.SETTINGS_METADATA: settings}
     )
     stack.settle()  # the notification is an asynchronous invocation
-    return stack.s3.head_object(Bucket=stack.bucket, Key=key)["ETag"].strip('"')
+    head = stack.s3.head_object(Bucket=stack.bucket, Key=key)
+    return head["ETag"].strip('"'), head["VersionId"]
 
 
 def test_prepare_encode_finish_handlers(stack: Stack, samples, lambda_context: FakeContext) -> None:
     clip = samples("cfr")
-    etag = upload(stack, clip, "uploads/holiday clip.mp4")  # the notification already ran prepare once
-    s3_event = event("prepare.json", **{"splitstitch-media-123456789012": stack.bucket,
+    etag, version = upload(stack, clip, "uploads/holiday clip.mp4")  # the notification already ran prepare once
+    s3_event = event("prepare.json", **{"splitstitch-media-123456789012": stack.bucket, "VERSION": version,
                                         "uploads/movie.mp4": "uploads/holiday+clip.mp4", "ETAG": etag})  # fmt: skip
     result = handler(stack, "PrepareFunction")(s3_event, lambda_context)
     job = result["jobs"][0]["job"]
     assert result["jobs"][0]["state"] == "duplicate"  # same key + ETag as the notification's run
-    assert job == contract.job_name("uploads/holiday clip.mp4", etag, TEST_SETTINGS)
+    assert job == contract.job_name("uploads/holiday clip.mp4", version, TEST_SETTINGS)
     status = stack.json(contract.status_key(job))
     assert status["state"] == "running" and status["segments"] >= 2, status
     items = stack.json(contract.items_key(job))
@@ -92,8 +94,8 @@ def test_record_failure_writes_one_line_reason(stack: Stack, lambda_context: Fak
 @pytest.mark.parametrize("settings", ['{"codec": "av1"}', '{"crf": 99}', "not json", '{"verify": "maybe"}'])
 def test_bad_settings_fail_the_job_with_one_line(stack: Stack, samples, settings: str, lambda_context) -> None:
     stack.s3.put_bucket_notification_configuration(Bucket=stack.bucket, NotificationConfiguration={})
-    etag = upload(stack, samples("cfr"), "uploads/x.mp4", settings)  # metadata present before the event
-    s3_event = event("prepare.json", **{"splitstitch-media-123456789012": stack.bucket,
+    etag, version = upload(stack, samples("cfr"), "uploads/x.mp4", settings)  # metadata present before the event
+    s3_event = event("prepare.json", **{"splitstitch-media-123456789012": stack.bucket, "VERSION": version,
                                         "uploads/movie.mp4": "uploads/x.mp4", "ETAG": etag})  # fmt: skip
     assert handler(stack, "PrepareFunction")(s3_event, lambda_context)["jobs"][0]["state"] == "failed"
     (key,) = stack.keys("jobs/")

@@ -149,9 +149,14 @@ def build(
     names(template, resolve)
     extra: dict[str, Any] = {"queues": {}, "log_groups": {}, "alarms": [], "dashboards": [], "rules": []}
 
-    buckets = [resolve.attributes[logical]["Ref"] for logical in resources(template, "AWS::S3::Bucket")]
-    for name in buckets:
+    buckets = []
+    for logical, props in resources(template, "AWS::S3::Bucket").items():
+        name = resolve.attributes[logical]["Ref"]
         s3.create_bucket(Bucket=name)
+        versioning = resolve(props.get("VersioningConfiguration") or {})
+        if versioning.get("Status"):
+            s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": versioning["Status"]})
+        buckets.append(name)
     bucket = buckets[0] if buckets else ""
     for logical in resources(template, "AWS::SQS::Queue"):
         name = resolve.attributes[logical]["QueueName"]

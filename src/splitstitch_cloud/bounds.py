@@ -66,6 +66,11 @@ class Bounds:
                                  f"{self.max_height}")  # fmt: skip
 
 
+def dollars_text(amount: float) -> str:
+    """$5.00, $13.02; small amounts keep their first digits ($0.0001)."""
+    return f"${amount:.2f}" if amount >= 0.01 or amount == 0 else f"${amount:.2g}"
+
+
 def encode_estimate(job: Job, vcpus: float) -> float:
     """Estimated seconds of encode-function time for every segment encode of the job (ladder rungs included)."""
     seconds = 0.0
@@ -82,7 +87,7 @@ def check_cost(job: Job, bounds: Bounds, memory_mb: int, vcpus: float, arch: Arc
     seconds = encode_estimate(job, vcpus)
     dollars = seconds * memory_mb / 1024 * Prices().lambda_gb_s[arch]
     if dollars > bounds.max_job_dollars:
-        raise UsageError(f"estimated encode cost ${dollars:.2f} ({seconds:.0f} s of {memory_mb} MB Lambda over "
-                         f"{len(job.tasks())} encodes) is over this deployment's per-job budget of "
-                         f"${bounds.max_job_dollars:.2f} (MaxJobCost)")  # fmt: skip
+        raise UsageError(f"estimated encode cost {dollars_text(dollars)} ({seconds:.0f} s of {memory_mb} MB Lambda "
+                         f"over {len(job.tasks())} encodes) is over this deployment's per-job budget of "
+                         f"{dollars_text(bounds.max_job_dollars)} (MaxJobCost)")  # fmt: skip
     return dollars

@@ -51,7 +51,6 @@ ENCODE_BUDGET = 0.35  # a segment's estimated encode time may use this share of 
 UNSUPPORTED_IN_LAMBDA = {
     "av1": "av1 output is not supported in Lambda (the ffmpeg layer has no AV1 decoder to verify it)"
 }
-PRECONDITION_FAILED = "412 Precondition Failed"  # how ffmpeg reports S3's answer to a failed If-Match
 T = TypeVar("T")
 
 
@@ -265,18 +264,35 @@ def encode_budget(remaining_s: float | None) -> float:
     return remaining_s - min(max(10.0, 0.1 * remaining_s), 0.5 * remaining_s)
 
 
+def source_changed(store: S3Store, ref: dict[str, Any]) -> str | None:
+    """Why the source a ref names is no longer what was planned (its version gone, its size or ETag other),
+    or None. Asked after an ffmpeg failure, so that the reason says so rather than what ffmpeg saw."""
+    try:
+        head = store.head(ref["key"], ref.get("version"))
+    except store.s3.exceptions.ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code")
+        if code in ("404", "NoSuchKey", "NoSuchVersion", "NotFound", "403"):
+            return f"S3 answers {code} for the {'version' if ref.get('version') else 'object'} it was planned from"
+        return None  # the question cannot be answered: the original error stands
+    etag, size = head["ETag"].strip('"'), int(head["ContentLength"])
+    if size != ref["size"] or (ref.get("etag") and etag != ref["etag"]):
+        return f"planned as {ref['size']} bytes with ETag {ref.get('etag')}, S3 now holds {size} bytes with ETag {etag}"
+    return None
+
+
 def _attempt(storage: S3Storage, item: str, function: str, memory_mb: int, remaining_s: float | None,
-             work: Callable[[float], T]) -> T:  # fmt: skip
-    """Run one item's work within the time left; record its usage, and on failure its one-line reason."""
+             work: Callable[[float], T], ref: dict[str, Any]) -> T:  # fmt: skip
+    """Run one item's work within the time left; record its usage, and on failure its one-line reason (the
+    source `ref` changed, when it did)."""
     began, init_s = time.perf_counter(), usage.init_seconds()
     budget = encode_budget(remaining_s)
     try:
         result = work(budget)
     except Exception as exc:
         error: Exception = exc
-        if isinstance(exc, ToolError) and PRECONDITION_FAILED in exc.stderr_tail:  # If-Match: another ETag now
-            error = SourceChangedError(f"{function} {item}: {SOURCE_CHANGED} (S3 answered 412 to If-Match: the "
-                                       "upload is no longer the bytes the job was planned from)")  # fmt: skip
+        changed = source_changed(storage.store, ref) if isinstance(exc, ToolError) else None
+        if changed:  # ffmpeg failed because the bytes are not those planned (412 to If-Match, 404 on a version)
+            error = SourceChangedError(f"{function} {item}: {SOURCE_CHANGED} ({changed})")
         elif isinstance(exc, ToolError) and exc.timed_out:
             error = EncodeTimeout(f"{function} {item}: not finished within {budget:.0f} s of the function's "
                                   f"{remaining_s or 0:.0f} s (the plan keeps estimates under {ENCODE_BUDGET:.0%} of it)")  # fmt: skip
@@ -300,7 +316,8 @@ def encode_segment(store: S3Store, item: dict[str, Any], tmp: Path, memory_mb: i
     storage = S3Storage(store, item["job"])
     source = ref_source(store, item["source"])
     return _attempt(storage, encode_item_name(task), "encode_segment", memory_mb, remaining_s,
-                    lambda budget: stages.encode_segment(task, source, storage, tmp, timeout=budget))  # fmt: skip
+                    lambda budget: stages.encode_segment(task, source, storage, tmp, timeout=budget),
+                    item["source"])  # fmt: skip
 
 
 def encode_audio(store: S3Store, item: dict[str, Any], tmp: Path, memory_mb: int,
@@ -310,7 +327,7 @@ def encode_audio(store: S3Store, item: dict[str, Any], tmp: Path, memory_mb: int
     storage = S3Storage(store, item["job"])
     source = ref_source(store, item["source"])
     return _attempt(storage, audio_item_name(plan), "encode_audio", memory_mb, remaining_s,
-                    lambda budget: stages.encode_audio(plan, source, storage, tmp))  # fmt: skip
+                    lambda budget: stages.encode_audio(plan, source, storage, tmp), item["source"])  # fmt: skip
 
 
 def record_failure(store: S3Store, job: str, error: dict[str, Any] | None) -> dict[str, Any]:

@@ -18,9 +18,9 @@ from tests.probe import decode_warnings, decoded_frames
 def upload(stack: Stack, path: Path, key: str) -> str:
     """Put an upload: the S3 notification runs the prepare handler, which starts the execution."""
     stack.s3.put_object(Bucket=stack.bucket, Key=key, Body=path.read_bytes())
-    etag = stack.s3.head_object(Bucket=stack.bucket, Key=key)["ETag"].strip('"')
+    head = stack.s3.head_object(Bucket=stack.bucket, Key=key)
     stack.settle()  # the notification is an asynchronous invocation
-    return layout.job_name(key, etag)
+    return layout.job_of_head(key, head)
 
 
 def encodes(stack: Stack, index: int | None = None) -> int:

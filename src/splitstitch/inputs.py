@@ -176,7 +176,8 @@ def rebuild_timeline(
         try:
             run_ffmpeg(rebuild_args(rebuild, source, out, muxer))
             copy = MediaSource.local(out)
-            rebuilt = probe_frames(probe_streams(copy), copy)
+            streams = probe_streams(copy)
+            rebuilt = probe_frames(streams, copy.pinned(streams.format_name))
             break
         except ToolError as exc:
             failure = exc

@@ -25,7 +25,7 @@ from splitstitch.codecs import output_format
 from splitstitch.encode import EncodedSegment, SegmentTask
 from splitstitch.encode import item_name as encode_item_name
 from splitstitch.errors import SplitstitchError, ToolError, UsageError
-from splitstitch.inputs import SNIFF_BYTES, Limits, check_head
+from splitstitch.inputs import SNIFF_BYTES, Limits, check_head, seconds_left
 from splitstitch.job import Job
 from splitstitch.plan import Fanout
 from splitstitch.settings import Settings
@@ -54,6 +54,10 @@ UNSUPPORTED_IN_LAMBDA = {
 T = TypeVar("T")
 
 
+class PrepareTimeout(SplitstitchError):
+    """Reading the upload did not finish within the prepare function's remaining time."""
+
+
 class EncodeTimeout(SplitstitchError):
     """An encode would not finish within its function's timeout. Not retried: it would run out of time again."""
 
@@ -68,6 +72,8 @@ class Deployment:
     max_source_bytes: int = 100 * 10**9
     scan_parallel: int = 16
     encode_wave_percent: float = 1.0  # template EncodeWavePercent: see Fanout.wave_share
+    max_frames: int = Limits.max_frames  # template MaxSourceFrames: what a prepare may index
+    max_frame_rate: float = Limits.max_frame_rate  # template MaxFrameRate
     bounds: Bounds = field(default_factory=Bounds)  # what an upload's settings may ask, and the per-job budget
 
     @classmethod
@@ -80,7 +86,12 @@ class Deployment:
                    int(env.get("ENCODE_TIMEOUT_S", d.encode_timeout_s)),
                    int(env.get("MAX_SOURCE_BYTES", d.max_source_bytes)),
                    int(env.get("SCAN_PARALLEL", d.scan_parallel)),
-                   float(env.get("ENCODE_WAVE_PERCENT", d.encode_wave_percent)), Bounds.from_env(env))  # fmt: skip
+                   float(env.get("ENCODE_WAVE_PERCENT", d.encode_wave_percent)),
+                   int(env.get("MAX_SOURCE_FRAMES", d.max_frames)),
+                   float(env.get("MAX_FRAME_RATE", d.max_frame_rate)), Bounds.from_env(env))  # fmt: skip
+
+    def limits(self) -> Limits:
+        return Limits(max_bytes=self.max_source_bytes, max_frames=self.max_frames, max_frame_rate=self.max_frame_rate)
 
     def fanout(self) -> Fanout:
         return Fanout(
@@ -173,19 +184,41 @@ def ref_source(store: S3Store, ref: dict[str, Any]) -> MediaSource:
     return store.source(ref["key"], ref.get("version"), ref["size"], ref.get("etag"), ref["format"])
 
 
+def prepare_deadline(remaining_s: float | None) -> float | None:
+    """When the prepare's ffmpeg/ffprobe must have finished (time.monotonic()): the invocation's remaining time
+    less a margin to record the job (its items, status, execution) or its failure."""
+    if remaining_s is None:
+        return None
+    return time.monotonic() + remaining_s - min(max(15.0, 0.1 * remaining_s), 0.5 * remaining_s)
+
+
 def plan_job(
-    store: S3Store, upload: Upload, deployment: Deployment, defaults: str | None = None
-) -> tuple[Job, dict[str, Any]]:
+    store: S3Store, upload: Upload, deployment: Deployment, defaults: str | None = None,
+    remaining_s: float | None = None,
+) -> tuple[Job, dict[str, Any]]:  # fmt: skip
     """Probe and plan from ranged reads of the upload (its HEAD made once, by `described`, unless it was already);
     refuses (InputError/UsageError) before reading anything when the upload is empty or over MaxSourceBytes.
-    `defaults`: the template's settings (env DEFAULT_SETTINGS)."""
+    `defaults`: the template's settings (env DEFAULT_SETTINGS); `remaining_s`: the invocation's time left, which
+    bounds every ffmpeg/ffprobe (PrepareTimeout when one runs out of it)."""
+    try:
+        return _plan_job(store, upload, deployment, defaults, prepare_deadline(remaining_s))
+    except ToolError as exc:
+        if not exc.timed_out:
+            raise
+        raise PrepareTimeout(f"{upload.key}: {exc.argv[0].rsplit('/', 1)[-1]} did not finish within the prepare "
+                             f"function's remaining {remaining_s or 0:.0f} s (stopped; the job is not planned)") from None  # fmt: skip
+
+
+def _plan_job(
+    store: S3Store, upload: Upload, deployment: Deployment, defaults: str | None, deadline: float | None
+) -> tuple[Job, dict[str, Any]]:
     if upload.version is None:
         raise UsageError(NO_VERSION)
     if upload.size is None:
         upload = described(store, upload)
     assert upload.size is not None
     size = upload.size
-    limits = Limits(max_bytes=deployment.max_source_bytes)
+    limits = deployment.limits()
     check_head(upload.key, size, b"", limits)  # size only: nothing has been read yet
     settings = job_settings(defaults if defaults is not None else os.environ.get("DEFAULT_SETTINGS"), upload.settings,
                             deployment.bounds)  # fmt: skip
@@ -194,13 +227,14 @@ def plan_job(
     source = store.source(upload.key, upload.version, size, upload.etag)
     with tempfile.TemporaryDirectory() as tmp:  # used only to rebuild a source whose timestamps restart
         job = stages.prepare(upload.job, source, settings, fmt, deployment.fanout(), store=S3Storage(store, upload.job),
-                             work=Path(tmp), limits=limits, head=first_bytes, scan_parallel=deployment.scan_parallel)  # fmt: skip
+                             work=Path(tmp), limits=limits, head=first_bytes, scan_parallel=deployment.scan_parallel,
+                             deadline=deadline)  # fmt: skip
     if job.rebuilt:  # timestamps restarted: the encoders read the copy rebuilt on one timeline (the copy's probe)
         copy = contract.work_key(job.id, job.rebuilt)
         ref = source_ref(copy, None, job.info.size, store.head(copy)["ETag"].strip('"'), job.info.format_name)
     else:
         ref = source_ref(upload.key, upload.version, size, upload.etag, job.info.format_name)
-    check_decodable(ref_source(store, ref), job.info)
+    check_decodable(ref_source(store, ref), job.info, seconds_left(deadline, 120.0))
     check_cost(job, deployment.bounds, deployment.encode_memory_mb, deployment.vcpus, usage.arch())
     return job, ref
 
@@ -218,7 +252,7 @@ def map_item(job: Job, bucket: str, ref: dict[str, Any], task: SegmentTask) -> d
 
 
 def prepare(store: S3Store, sfn: Any, upload: Upload, state_machine_arn: str, deployment: Deployment,
-            memory_mb: int) -> Started:  # fmt: skip
+            memory_mb: int, remaining_s: float | None = None) -> Started:  # fmt: skip
     """Write the job, its Map items and its status; start the execution. The status is written before the
     execution starts and marked running after, so a retry of this invocation (StartExecution failed) carries
     on where it stopped. A refused upload is a failed job with its one-line reason."""
@@ -236,7 +270,7 @@ def prepare(store: S3Store, sfn: Any, upload: Upload, state_machine_arn: str, de
     write_status(store, job_id, STARTING, stage="prepare", source_key=upload.key, sequencer=upload.sequencer,
                  attempt=admission.attempt, **fresh)  # fmt: skip
     try:
-        job, ref = plan_job(store, upload, deployment)
+        job, ref = plan_job(store, upload, deployment, remaining_s=remaining_s)
     except SplitstitchError as exc:
         write_status(store, job_id, FAILED, stage="prepare", reason=str(exc))
         return Started(job_id, "failed", reason=str(exc), attempt=admission.attempt)

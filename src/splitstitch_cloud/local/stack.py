@@ -244,7 +244,8 @@ def build(
         warnings.simplefilter("ignore", UserWarning)
         session.client("cloudformation").create_stack(StackName=resolve.stack, TemplateBody=json.dumps(holder))
     invoker = invoker_factory(specs)
-    configs = {name: spec.properties.get("EventInvokeConfig", {}) for name, spec in specs.items()}
+    configs = {name: {**spec.properties.get("EventInvokeConfig", {}),
+                      "DeadLetterQueue": spec.properties.get("DeadLetterQueue", {})} for name, spec in specs.items()}  # fmt: skip
 
     def send_to_queue(arn: str, body: str) -> None:
         sqs.send_message(QueueUrl=sqs.get_queue_url(QueueName=arn.rsplit(":", 1)[-1])["QueueUrl"], MessageBody=body)

@@ -132,7 +132,9 @@ class Upload:
 
     @property
     def job(self) -> str:
-        return contract.job_name(self.key, self.version or self.etag, self.settings)
+        """Named by content (key, ETag, settings): the same bytes uploaded again are the same job (a retry after a
+        failure is its next attempt); the attempt reads the version its own event names."""
+        return contract.job_name(self.key, self.etag, self.settings)
 
 
 def described(store: S3Store, upload: Upload, head: dict[str, Any] | None = None) -> Upload:

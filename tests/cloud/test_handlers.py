@@ -41,7 +41,7 @@ def test_prepare_encode_finish_handlers(stack: Stack, samples, lambda_context: F
     result = handler(stack, "PrepareFunction")(s3_event, lambda_context)
     job = result["jobs"][0]["job"]
     assert result["jobs"][0]["state"] == "duplicate"  # same key + ETag as the notification's run
-    assert job == contract.job_name("uploads/holiday clip.mp4", version, TEST_SETTINGS)
+    assert job == contract.job_name("uploads/holiday clip.mp4", etag, TEST_SETTINGS)
     status = stack.json(contract.status_key(job))
     assert status["state"] == "running" and status["segments"] >= 2, status
     items = stack.json(contract.items_key(job))

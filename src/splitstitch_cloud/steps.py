@@ -29,7 +29,6 @@ from splitstitch.inputs import SNIFF_BYTES, Limits, check_head, seconds_left
 from splitstitch.job import Job
 from splitstitch.plan import Fanout
 from splitstitch.settings import Settings
-from splitstitch.source import MediaSource
 from splitstitch_cloud import contract, usage
 from splitstitch_cloud.admission import admit, check_decodable
 from splitstitch_cloud.bounds import Bounds, check_cost
@@ -44,6 +43,7 @@ from splitstitch_cloud.jobs import (
     read_status,
     write_status,
 )  # fmt: skip
+from splitstitch_cloud.pinning import NO_VERSION, ref_source, source_changed, source_ref
 from splitstitch_cloud.storage import SOURCE_CHANGED, S3Storage, S3Store, SourceChangedError
 
 MB_PER_VCPU = 1769  # Lambda: 1,769 MB buys one vCPU, linearly, up to 6
@@ -170,22 +170,6 @@ def job_settings(defaults_json: str | None, settings_json: str | None, bounds: B
     return settings
 
 
-NO_VERSION = ("the upload event carries no versionId: the uploads bucket must be versioned (template.yaml turns "
-              "versioning on), so that every read of a job names the version it was planned from")  # fmt: skip
-
-
-def source_ref(key: str, version: str | None, size: int, etag: str | None, demuxer: str) -> dict[str, Any]:
-    """How every later read names the source: its version, size and ETag (If-Match), and its probed demuxer."""
-    return {"key": key, "version": version, "size": size, "etag": etag, "format": demuxer}
-
-
-def ref_source(store: S3Store, ref: dict[str, Any]) -> MediaSource:
-    """The source a Map item names, pinned to its version, ETag and demuxer (an item without one is refused)."""
-    if not ref.get("format"):
-        raise UsageError(f"{ref['key']}: the item names no demuxer for its source (refused)")
-    return store.source(ref["key"], ref.get("version"), ref["size"], ref.get("etag"), ref["format"])
-
-
 def prepare_deadline(remaining_s: float | None) -> float | None:
     """When the prepare's ffmpeg/ffprobe must have finished (time.monotonic()): the invocation's remaining time
     less a margin to record the job (its items, status, execution) or its failure."""
@@ -298,22 +282,6 @@ def encode_budget(remaining_s: float | None) -> float:
     if remaining_s is None:
         return 3600.0
     return remaining_s - min(max(10.0, 0.1 * remaining_s), 0.5 * remaining_s)
-
-
-def source_changed(store: S3Store, ref: dict[str, Any]) -> str | None:
-    """Why the source a ref names is no longer what was planned (its version gone, its size or ETag other),
-    or None. Asked after an ffmpeg failure, so that the reason says so rather than what ffmpeg saw."""
-    try:
-        head = store.head(ref["key"], ref.get("version"))
-    except store.s3.exceptions.ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code")
-        if code in ("404", "NoSuchKey", "NoSuchVersion", "NotFound", "403"):
-            return f"S3 answers {code} for the {'version' if ref.get('version') else 'object'} it was planned from"
-        return None  # the question cannot be answered: the original error stands
-    etag, size = head["ETag"].strip('"'), int(head["ContentLength"])
-    if size != ref["size"] or (ref.get("etag") and etag != ref["etag"]):
-        return f"planned as {ref['size']} bytes with ETag {ref.get('etag')}, S3 now holds {size} bytes with ETag {etag}"
-    return None
 
 
 def _attempt(storage: S3Storage, item: str, function: str, memory_mb: int, remaining_s: float | None,

@@ -266,7 +266,7 @@ def lambda_job(shape: Shape, costs: Costs, net: Network, memory: Memory, cap: in
     end_map += net.map_overhead_s / 2  # the Map run's completion after its last child
     enc.seconds = end_map - t0
     waves = math.ceil(len(order) / max(1, min(cap, len(order))))
-    enc.parts = {"map_and_reader": map_start - t0, "child_start_spread": starts[-1] - map_start if starts else 0.0,
+    enc.parts = {"map_and_reader": map_start - t0 - net.map_overhead_s / 2, "child_start_spread": starts[-1] - map_start if starts else 0.0,
                  "slowest_encode_compute": max((p[1] for p in parts), default=0.0),
                  "slowest_encode_io": max((p[0] for p in parts), default=0.0),
                  "cold_start": net.cold_start_s, "map_overhead": net.map_overhead_s, "waves": waves}  # fmt: skip

@@ -21,8 +21,8 @@ from splitstitch.inputs import open_source
 from splitstitch.plan import plan_segments
 from splitstitch.settings import Settings
 from splitstitch.source import MediaSource
-from splitstitch_bench import cgroup, charts, kept, project, report, runner, stack, streaming, sweep, talk
-from splitstitch_bench.catalog import BAND, parse_runtimes
+from splitstitch_bench import cgroup, charts, kept, project, report, reproject, runner, stack, streaming, sweep, talk
+from splitstitch_bench.catalog import CASES, parse_runtimes
 from splitstitch_bench.runner import Item, Options, machine_state, measure_item, measure_scan, source_doc
 
 DEFAULT_RUNTIMES = "laptop,ec2:t2.large,lambda"
@@ -31,7 +31,12 @@ EXTRA_10GB = talk.TalkRow("10GB-4K-2h", "3840x2160", 7200, "mp4", 10000, 0, 0, 0
 
 def add_bench(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("bench", help="measure stages here under CPU quotas, model the deployed stack, compare")
-    p.add_argument("source", type=Path, nargs="?", help="video to benchmark (or --workload talk)")
+    p.add_argument("source", type=Path, nargs="?",
+                   help="video to benchmark (or --workload talk); `model --from RESULTS.json` re-projects without measuring")  # fmt: skip
+    p.add_argument("--from", dest="from_", type=Path, help="bench model: the results JSON to re-project")
+    p.add_argument("--calibration", type=Path, help='bench model: a calibration JSON ({"assumptions": {NAME: VALUE}})')
+    p.add_argument("--set", dest="sets", action="append", default=[], metavar="NAME=VALUE",
+                   help="bench model: override an assumption in every case (repeatable), e.g. core_speed=0.8")  # fmt: skip
     p.add_argument("--workload", choices=("talk",), help="the talk's six jobs, generated at --scale")
     p.add_argument("--rows", help="talk rows to run (comma separated names; default all six)")
     p.add_argument("--with-10gb", action="store_true", help="talk workload: add a 10 GB 2 h 4K job (modeled only)")
@@ -93,7 +98,34 @@ def check(args: argparse.Namespace) -> None:
         raise UsageError("--segments-per-config must be at least 1")
 
 
+def cmd_model(args: argparse.Namespace) -> int:
+    """`bench model --from RESULTS.json`: every modeled figure again from the committed measurements."""
+    if args.from_ is None:
+        raise UsageError("bench model: give --from RESULTS.json")
+    sets = reproject.parse_sets(args.sets)
+    doc = reproject.load_json(args.from_, "--from")
+    calibration = reproject.load_json(args.calibration, "--calibration") if args.calibration else None
+    try:
+        deployed = stack.load(args.template)
+    except stack.StackError as exc:
+        raise UsageError(str(exc)) from None
+    runtimes = args.runtimes if args.runtimes != DEFAULT_RUNTIMES else None
+    out = reproject.model(doc, deployed, sets, calibration, runtimes)
+    print_all(out)
+    if args.json:
+        write_json(args.json, out)
+        _say(f"wrote {args.json}")
+    if args.plot:
+        for path in plots(out, args.plot):
+            _say(f"wrote {path}")
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
+    if args.source == Path("model"):
+        return cmd_model(args)
+    if args.from_ or args.sets or args.calibration:
+        raise UsageError("--from, --set and --calibration belong to `bench model`")
     check(args)
     specs = parse_runtimes(args.runtimes)
     try:
@@ -228,7 +260,7 @@ def build(measured: list[Any], opts: Options, args: argparse.Namespace, before: 
                   "memory_mb": {k: f.memory_mb for k, f in deployed.functions.items()},
                   "deployment": dataclasses.asdict(deployed.deployment), "transitions": vars(deployed.transitions),
                   "segment_retries": deployed.segment_retries, "encode_timeout_s": deployed.encode_timeout_s},
-        "assumptions": {k: v.to_dict() for k, v in BAND.items()},
+        "assumptions": {k: v.to_dict() for k, v in CASES.items()},
         "fits": {f"{k[0]}:{k[1]}" if k[1] else k[0]: f.to_dict() for k, f in fits.items()},
         "validation": project.validation(measured, fits, opts.cpus),
         "rows": rows, "targets": project.targets(pairs),

@@ -18,7 +18,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from splitstitch.source import REQUEST_BYTES
@@ -84,9 +84,30 @@ class Stage:
 
 @dataclass(frozen=True)
 class Memory:
+    """What the template gives the functions: memory, and the properties that change time or cost."""
+
     prepare: int
     encode: int
     finish: int
+    arch: str = "x86_64"  # Architecture: arm64 is priced lower and runs at `Network.arm64_speed`
+    ephemeral_mb: tuple[int, int, int, int] = (512, 512, 512, 512)  # /tmp of prepare, encode, audio, finish
+    reserved_encode: int = 0  # ReservedConcurrentExecutions of the encode function (0: none)
+    express_children: bool = False  # the Distributed Map's child ExecutionType is EXPRESS
+
+
+EXPRESS_PER_REQUEST = 1.00 / 1e6  # Step Functions Express: per execution (AWS Step Functions pricing, us-east-1)
+EXPRESS_GB_S = 0.00001667  # per GB-s of duration, billed in 64 MB steps (the smallest, 64 MB, assumed)
+
+
+def effective(net: Network, memory: Memory) -> Network:
+    """The assumptions as the template's functions see them: an arm64 core at `arm64_speed` of an x86 one."""
+    return replace(net, core_speed=net.core_speed * (net.arm64_speed if memory.arch == "arm64" else 1.0))
+
+
+def concurrency(cap: int, memory: Memory, net: Network) -> int:
+    """Encodes at once: the Map's MaxConcurrency, the encode function's reserved concurrency (if any) and the
+    account's quota, whichever is lowest."""
+    return max(1, min(cap, memory.reserved_encode or cap, net.account_concurrency))
 
 
 @dataclass
@@ -167,10 +188,11 @@ class Finished:
 FinishModel = Callable[[Shape, Costs, Network, float, int], Finished]  # (shape, costs, net, vcpus, map items)
 
 
-def file_items(shape: Shape, costs: Costs, v_enc: float) -> list[MapItem]:
+def file_items(shape: Shape, costs: Costs, v_enc: float, speed: float = 1.0) -> list[MapItem]:
+    """One Map item per segment; its CPU seconds (fitted on this machine) divided by the core speed."""
     out_rate = shape.output_bytes / shape.duration_s
-    return [MapItem(s, costs.encode(s, v_enc, shape.encoder_threads), encoder_read_bytes(shape, s), int(out_rate * s))
-            for s in shape.segments]  # fmt: skip
+    return [MapItem(s, costs.encode(s, v_enc, shape.encoder_threads) / speed, encoder_read_bytes(shape, s),
+                    int(out_rate * s)) for s in shape.segments]  # fmt: skip
 
 
 def file_finish(shape: Shape, costs: Costs, net: Network, v_fin: float, n: int) -> Finished:
@@ -183,7 +205,7 @@ def file_finish(shape: Shape, costs: Costs, net: Network, v_fin: float, n: int) 
     parts_count = max(1, math.ceil(shape.output_bytes / (32 << 20)))
     fin.parts = {"cold_start": net.cold_start_s, "small_gets": small_gets * req,
                  "parts_io": moved + (n + parts_count) * req / PART_THREADS,
-                 "assemble_verify_cpu": costs.finish(shape.output_bytes, v_fin),
+                 "assemble_verify_cpu": costs.finish(shape.output_bytes, v_fin) / net.core_speed,
                  "report_status_cleanup": (4 + math.ceil(3 * n / 1000)) * req}  # fmt: skip
     fin.seconds = (fin.parts["cold_start"] + fin.parts["small_gets"] + overlap(net, fin.parts["parts_io"],
                    fin.parts["assemble_verify_cpu"]) + fin.parts["report_status_cleanup"])  # fmt: skip
@@ -199,28 +221,31 @@ def lambda_job(shape: Shape, costs: Costs, net: Network, memory: Memory, cap: in
     (segments x rungs), its audio renditions and its packaging finish (model_stream.py)."""
     stages: dict[str, Stage] = {}
     slots: list[Slot] = []
-    req = net.s3_request_s
-    v_prep, v_enc, v_fin = (lambda_vcpus(m) * net.core_speed for m in (memory.prepare, memory.encode, memory.finish))
+    net = effective(net, memory)
+    cap = concurrency(cap, memory, net)
+    req, speed = net.s3_request_s, net.core_speed  # every CPU second is divided by the core speed
+    v_prep, v_enc, v_fin = (lambda_vcpus(m) for m in (memory.prepare, memory.encode, memory.finish))
     one = streams_mb_s(net, 1)
-    order = items if items is not None else file_items(shape, costs, v_enc)
+    order = items if items is not None else file_items(shape, costs, v_enc, speed)
     plans = (1 if shape.audio else 0) if audio_plans is None else audio_plans
 
     # prepare: HEAD + sniff + ffprobe's header/index read, the parallel scan, plan, job + items + status PUTs
     prep = Stage(bytes_in=shape.source_bytes + shape.index_bytes + 4096, bytes_out=JSON_BYTES_PER_ITEM * len(order))
     scan_io = shape.source_bytes / streams_mb_s(net, scan_parallel)
-    prep.parts = {"cold_start": net.cold_start_s, "head_sniff_probe": 3 * req + shape.index_bytes / one,
-                  "scan": overlap(net, scan_io, costs.scan(shape.packets, v_prep, scan_parallel)),
-                  "plan": costs.plan_s / net.core_speed, "write_items": 3 * req + prep.bytes_out / one}  # fmt: skip
+    prep.parts = {"s3_event": net.s3_event_s, "cold_start": net.cold_start_s,
+                  "head_sniff_probe": 3 * req + shape.index_bytes / one,
+                  "scan": overlap(net, scan_io, costs.scan(shape.packets, v_prep, scan_parallel) / speed),
+                  "plan": costs.plan_s / speed, "write_items": 3 * req + prep.bytes_out / one}  # fmt: skip
     prep.seconds = sum(prep.parts.values())
     stages["prepare"] = prep
-    slots.append(Slot("prepare", 0, 0.0, net.cold_start_s, prep.seconds - net.cold_start_s - prep.parts["scan"],
-                      prep.parts["scan"], prep.seconds))  # fmt: skip
+    slots.append(Slot("prepare", 0, net.s3_event_s, net.cold_start_s, prep.seconds - net.s3_event_s - net.cold_start_s
+                      - prep.parts["scan"], prep.parts["scan"], prep.seconds))  # fmt: skip
     parent, per_item = transitions
     t0 = prep.seconds + net.transition_s * 2  # StartExecution, then the Parallel state
 
     # encode branch: Map state, item reader, children started at a rate, each cold in its first use
     enc = Stage()
-    map_start = t0 + net.transition_s + req + JSON_BYTES_PER_ITEM * len(order) / one
+    map_start = t0 + net.transition_s + req + JSON_BYTES_PER_ITEM * len(order) / one + net.map_overhead_s / 2
     starts = [map_start + i / net.child_start_per_s + per_item * net.transition_s + burst_delay(net, min(i, cap - 1))
               for i in range(len(order))]  # fmt: skip
     works, parts = [], []
@@ -238,12 +263,13 @@ def lambda_job(shape: Shape, costs: Costs, net: Network, memory: Memory, cap: in
         enc.bytes_in += item.read_bytes
         enc.bytes_out += item.out_bytes
         slots.append(Slot("encode", row, at, cold_s, io + upload, compute, end))
+    end_map += net.map_overhead_s / 2  # the Map run's completion after its last child
     enc.seconds = end_map - t0
     waves = math.ceil(len(order) / max(1, min(cap, len(order))))
-    enc.parts = {"map_and_reader": map_start - t0, "child_start_spread": starts[-1] - map_start if starts else 0.0,
+    enc.parts = {"map_and_reader": map_start - t0 - net.map_overhead_s / 2, "child_start_spread": starts[-1] - map_start if starts else 0.0,
                  "slowest_encode_compute": max((p[1] for p in parts), default=0.0),
                  "slowest_encode_io": max((p[0] for p in parts), default=0.0),
-                 "cold_start": net.cold_start_s, "waves": waves}  # fmt: skip
+                 "cold_start": net.cold_start_s, "map_overhead": net.map_overhead_s, "waves": waves}  # fmt: skip
     stages["encode"] = enc
 
     # audio branch: the audio Map (MaxConcurrency 0: every plan at once), each plan the whole source on one
@@ -254,7 +280,7 @@ def lambda_job(shape: Shape, costs: Costs, net: Network, memory: Memory, cap: in
         audio_bytes = int(shape.duration_s * 128_000 / 8 * 1.02)
         aud.bytes_in, aud.bytes_out = plans * shape.source_bytes, plans * audio_bytes
         io = shape.source_bytes / one + 2 * req
-        compute = costs.audio(shape.duration_s, v_enc)
+        compute = costs.audio(shape.duration_s, v_enc) / speed
         aud.parts = {"transitions": 2 * net.transition_s, "cold_start": net.cold_start_s, "read_and_encode":
                      overlap(net, io, compute), "upload": audio_bytes / one + 3 * req}  # fmt: skip
         aud.seconds = sum(aud.parts.values())
@@ -272,17 +298,39 @@ def lambda_job(shape: Shape, costs: Costs, net: Network, memory: Memory, cap: in
     stages["finish"] = fin
     total = start_fin + fin.seconds + net.transition_s
 
-    invocations = [cost.Invocation("prepare", memory.prepare, prep.seconds),
-                   *(cost.Invocation("encode_segment", memory.encode, s.end - s.start) for s in slots if s.stage == "encode"),
-                   cost.Invocation("finish", memory.finish, fin.seconds)]  # fmt: skip
-    invocations += [cost.Invocation("encode_audio", memory.encode, aud.seconds - 2 * net.transition_s)] * plans
+    arch = "arm64" if memory.arch == "arm64" else "x86_64"
+    tmp = dict(zip(("prepare", "encode_segment", "encode_audio", "finish"), memory.ephemeral_mb, strict=True))
+    invocations = [cost.Invocation("prepare", memory.prepare, prep.seconds - net.s3_event_s, arch,
+                                   ephemeral_mb=tmp["prepare"]),
+                   *(cost.Invocation("encode_segment", memory.encode, s.end - s.start, arch,
+                                     ephemeral_mb=tmp["encode_segment"]) for s in slots if s.stage == "encode"),
+                   cost.Invocation("finish", memory.finish, fin.seconds, arch, ephemeral_mb=tmp["finish"])]  # fmt: skip
+    invocations += [cost.Invocation("encode_audio", memory.encode, aud.seconds - 2 * net.transition_s, arch,
+                                    ephemeral_mb=tmp["encode_audio"])] * plans  # fmt: skip
     puts = 5 + 3 * n + 3 * plans + n + done.puts  # + usage records
     gets = 3 + scan_parallel * 8 + n * 8 + 8 * plans + done.gets
     usage = cost.JobUsage(tuple(invocations), n, 0, puts, gets, 2 * enc.bytes_out, total / 3600, audio_plans=plans)
     job_cost = cost.estimate(usage)
+    if memory.express_children:
+        job_cost = express_children(job_cost, [s.end - s.start for s in slots if s.stage == "encode"])
     notes = {"segments": n, "waves": waves, "concurrency": min(cap, n), "encoder_threads": shape.encoder_threads,
+             "arch": arch, "core_speed": round(speed, 4), "child_execution_type": "EXPRESS" if memory.express_children
+             else "STANDARD",
              "vcpus": {"prepare": round(v_prep, 3), "encode": round(v_enc, 3), "finish": round(v_fin, 3)},
              "memory_mb": vars(memory), "state_transitions": parent + (plans - 1) * cost.AUDIO_TRANSITIONS + per_item * n,
              "critical_branch": "encode" if end_map >= end_audio else "audio",
              "slowest_encode_s": round(max(works, default=0.0), 3)}  # fmt: skip
     return JobModel(total, stages, slots, job_cost, notes)
+
+
+def express_children(job_cost: dict[str, Any], durations: list[float]) -> dict[str, Any]:
+    """Express children are billed per execution and per GB-s (64 MB steps), not per state transition: the
+    children's transitions (cost.CHILD_TRANSITIONS each) leave the Step Functions line, their price joins it."""
+    prices = job_cost["prices"]
+    children = len(durations)
+    standard = cost.CHILD_TRANSITIONS * children * prices["sfn_transition"]
+    express = children * EXPRESS_PER_REQUEST + sum(math.ceil(d * 10) / 10 for d in durations) * 0.0625 * EXPRESS_GB_S
+    usd = dict(job_cost["usd"])
+    usd["step_functions"] = round(usd["step_functions"] - standard + express, 8)
+    usd["total"] = round(sum(v for k, v in usd.items() if k != "total"), 8)
+    return job_cost | {"usd": usd}

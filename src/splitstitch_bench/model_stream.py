@@ -41,10 +41,10 @@ class Ladder:
     manifests: int  # playlists + master + MPD written (and read back)
 
 
-def items(shape: model.Shape, ladder: Ladder, v_enc: float) -> list[model.MapItem]:
+def items(shape: model.Shape, ladder: Ladder, v_enc: float, speed: float = 1.0) -> list[model.MapItem]:
     """Every encode, longest segment first and each rung of it in turn (`Job.tasks()` order). Every rung of a
     segment reads the same range of the source."""
-    return [model.MapItem(s, rung.encode(s, v_enc, shape.encoder_threads), model.encoder_read_bytes(shape, s),
+    return [model.MapItem(s, rung.encode(s, v_enc, shape.encoder_threads) / speed, model.encoder_read_bytes(shape, s),
                           int(rung.output_bps / 8 * s))
             for s in shape.segments for rung in ladder.rungs]  # fmt: skip
 
@@ -66,7 +66,7 @@ def finish(ladder: Ladder, video_bytes: int) -> model.FinishModel:
                      "copy_segments": copy_s / WRITER_THREADS,
                      "audio_segments": (2 * audio_fragments * req + 2 * audio_bytes / one) / WRITER_THREADS,
                      "manifests": 2 * ladder.manifests * req,
-                     "package_verify_cpu": ladder.package_cpu(n, v_fin),
+                     "package_verify_cpu": ladder.package_cpu(n, v_fin) / net.core_speed,
                      "report_status_cleanup": (4 + math.ceil(3 * n / 1000)) * req}  # fmt: skip
         fin.seconds = sum(fin.parts.values())
         puts = n + audio_fragments + rungs + ladder.audio_renditions + ladder.manifests + 2  # copies are PUT-priced
@@ -78,8 +78,7 @@ def finish(ladder: Ladder, video_bytes: int) -> model.FinishModel:
 
 def lambda_stream_job(shape: model.Shape, costs: model.Costs, ladder: Ladder, net: Network, memory: model.Memory,
                       cap: int, scan_parallel: int, transitions: tuple[int, int]) -> model.JobModel:  # fmt: skip
-    v_enc = lambda_vcpus(memory.encode) * net.core_speed
-    work = items(shape, ladder, v_enc)
+    work = items(shape, ladder, lambda_vcpus(memory.encode), model.effective(net, memory).core_speed)
     video_bytes = sum(i.out_bytes for i in work)
     job = model.lambda_job(shape, costs, net, memory, cap, scan_parallel, transitions, work,
                            ladder.audio_renditions if shape.audio else 0, finish(ladder, video_bytes))  # fmt: skip

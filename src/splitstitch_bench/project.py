@@ -11,7 +11,17 @@ from typing import Any
 from splitstitch.plan import Plan, plan_segments
 from splitstitch.settings import Settings
 from splitstitch_bench import model, talk
-from splitstitch_bench.catalog import BAND, EC2_MINIMUM_S, EC2_TYPES, MEDIACONVERT_PER_MIN, RuntimeSpec
+from splitstitch_bench.catalog import (
+    CASES,
+    EC2_MINIMUM_S,
+    EC2_TYPES,
+    HEADLINE,
+    MEDIACONVERT_PER_MIN,
+    NEW_ACCOUNT_CONCURRENCY,
+    Network,
+    RuntimeSpec,
+    preset_factor,
+)
 from splitstitch_bench.cpufit import Check, StageFit, fit_stage, summarize, validate
 from splitstitch_bench.runner import Measured
 from splitstitch_bench.stack import Stack
@@ -64,11 +74,12 @@ def validation(rows: list[Measured], fits: Fits, cpus: int) -> dict[str, Any]:
     return {"checks": [c.to_dict() for c in checks], "summary": summarize(checks)}
 
 
-def costs(m: Measured, fits: Fits, plan_s: float) -> model.Costs:
+def costs(m: Measured, fits: Fits, plan_s: float, encode_factor: float = 1.0) -> model.Costs:
+    """The fitted stage costs; `encode_factor` scales the encode's CPU (another x264 preset than measured)."""
     enc, aud, scan, fin = (fits.get(k) for k in (("encode", m.item.name), ("audio", ""), ("scan", ""), ("finish", "")))
     assert enc and scan and fin
     return model.Costs(
-        encode=lambda s, v, k: enc.wall(s, v, k),
+        encode=lambda s, v, k: enc.wall(s, v, k) * encode_factor,
         audio=lambda d, v: aud.wall(d, v) if aud else 0.0,
         scan=lambda p, v, n: scan.wall(p, v, parallel=float(n)),
         finish=lambda b, v: fin.wall(b, v),
@@ -90,9 +101,18 @@ def shape(m: Measured, plan: Plan, full: bool) -> model.Shape:
     )  # fmt: skip
 
 
+def memory_of(stack: Stack, encode_mb: int) -> model.Memory:
+    """Every template property of the functions that changes time or cost."""
+    enc = stack.functions["encode_segment"]
+    return model.Memory(stack.memory("prepare"), encode_mb, stack.memory("finish"), enc.arch, stack.ephemeral(),
+                        enc.reserved, stack.child_execution_type == "EXPRESS")  # fmt: skip
+
+
 def lambda_run(m: Measured, fits: Fits, stack: Stack, settings: Settings, full: bool, encode_mb: int | None = None,
-               cap: int | None = None, net: str = "nominal", wave_percent: float | None = None) -> model.JobModel:  # fmt: skip
-    """The deployed stack (optionally with another encode memory, Map cap or wave share) on this job."""
+               cap: int | None = None, net: Network | str = HEADLINE, wave_percent: float | None = None) -> model.JobModel:  # fmt: skip
+    """The deployed stack (optionally with another encode memory, Map cap or wave share) on this job, in one
+    case (a name of `CASES`, or assumptions of its own). The encode CPU follows the template's Preset against
+    the preset measured (`settings.preset`)."""
     deployment = stack.deployment
     if encode_mb is not None:
         deployment = dataclasses.replace(deployment, encode_memory_mb=encode_mb)
@@ -101,8 +121,9 @@ def lambda_run(m: Measured, fits: Fits, stack: Stack, settings: Settings, full: 
     if wave_percent is not None:
         deployment = dataclasses.replace(deployment, encode_wave_percent=wave_percent)
     plan = plan_segments(m.full if full else m.info, settings, deployment.fanout())
-    memory = model.Memory(stack.memory("prepare"), deployment.encode_memory_mb, stack.memory("finish"))
-    return model.lambda_job(shape(m, plan, full), costs(m, fits, m.plan_s), BAND[net], memory,
+    memory = memory_of(stack, deployment.encode_memory_mb)
+    factor = preset_factor(stack.preset, settings.preset)
+    return model.lambda_job(shape(m, plan, full), costs(m, fits, m.plan_s, factor), CASES[net] if isinstance(net, str) else net, memory,
                             cap or stack.max_concurrency, deployment.scan_parallel,
                             (stack.transitions.parent, stack.transitions.per_item))  # fmt: skip
 
@@ -112,7 +133,13 @@ def per_minute(usd: float | None, seconds: float) -> float | None:
 
 
 def runtimes(
-    m: Measured, fits: Fits, stack: Stack, settings: Settings, specs: list[RuntimeSpec], full: bool
+    m: Measured,
+    fits: Fits,
+    stack: Stack,
+    settings: Settings,
+    specs: list[RuntimeSpec],
+    full: bool,
+    cases: dict[str, Network] | None = None,
 ) -> list[dict[str, Any]]:
     """Every asked runtime at the real size (full) or as measured, marked measured / emulated / modeled."""
     factor = m.item.real_seconds / m.seconds if full else 1.0
@@ -137,16 +164,33 @@ def runtimes(
                         "seconds": round(run["seconds"] * factor, 2), "usd": None if usd is None else usd * factor,
                         "usd_per_min": None if usd is None else round(usd / (m.seconds / 60), 6)})  # fmt: skip
         elif spec.kind == "lambda":
-            mb = int(spec.arg) if spec.arg else None
-            band = {name: lambda_run(m, fits, stack, settings, full, mb, net=name) for name in BAND}
-            nominal = band["nominal"]
-            out.append({"name": spec.name, "label": "the deployed stack" + (f", encode {mb} MB" if mb else ""),
-                        "how": "modeled", "seconds": round(nominal.seconds, 2),
-                        "band_s": [round(band["optimistic"].seconds, 2), round(band["pessimistic"].seconds, 2)],
-                        "usd": nominal.cost["usd"]["total"],
-                        "usd_per_min": round(per_minute(nominal.cost["usd"]["total"], seconds_out) or 0, 6),
-                        "model": nominal.to_dict(with_slots=True), "band": {k: v.to_dict() for k, v in band.items()}})  # fmt: skip
+            out.append(lambda_entry(m, fits, stack, settings, spec, full, cases or CASES, seconds_out))
     return out
+
+
+def lambda_entry(m: Measured, fits: Fits, stack: Stack, settings: Settings, spec: RuntimeSpec, full: bool,
+                 cases: dict[str, Network], seconds_out: float) -> dict[str, Any]:  # fmt: skip
+    """One Lambda row in its three cases, headlined by the middle one; `lambda:new-account` is the deployed
+    stack under a new account's concurrency quota."""
+    new_account = spec.arg == "new-account"
+    mb = int(spec.arg) if spec.arg.isdigit() else None
+    if new_account:
+        cases = {k: dataclasses.replace(v, account_concurrency=NEW_ACCOUNT_CONCURRENCY) for k, v in cases.items()}
+    band = {name: lambda_run(m, fits, stack, settings, full, mb, net=net) for name, net in cases.items()}
+    head = band[HEADLINE]
+    label = "the deployed stack" + (f", encode {mb} MB" if mb else "")
+    label += f", a new account ({NEW_ACCOUNT_CONCURRENCY} concurrent)" if new_account else ""
+    return {"name": spec.name, "label": label, "how": "modeled", "headline": HEADLINE,
+            "seconds": round(head.seconds, 2),
+            "band_s": [round(band["optimistic"].seconds, 2), round(band["pessimistic"].seconds, 2)],
+            "usd": head.cost["usd"]["total"], "usd_per_min": round(per_minute(head.cost["usd"]["total"], seconds_out) or 0, 6),
+            "cases": {k: {"seconds": round(v.seconds, 2), "usd": v.cost["usd"]["total"],
+                          "cost_per_output_minute": round(per_minute(v.cost["usd"]["total"], seconds_out) or 0, 6),
+                          "assumptions": cases[k].to_dict() | {"arch": v.notes["arch"],
+                                                                "effective_core_speed": v.notes["core_speed"],
+                                                                "preset": stack.preset, "measured_preset": settings.preset}}
+                      for k, v in band.items()},
+            "model": head.to_dict(with_slots=True), "band": {k: v.to_dict() for k, v in band.items()}}  # fmt: skip
 
 
 def ec2_entries(

@@ -109,10 +109,10 @@ def fits_table(fits: dict[str, Any]) -> str:
 
 
 def assumptions_table(assumptions: dict[str, Any]) -> str:
-    lines = ["modeled assumptions (nominal; band = optimistic .. pessimistic), each with its source:"]
-    nominal, opt, pess = assumptions["nominal"], assumptions["optimistic"], assumptions["pessimistic"]
+    lines = ["modeled assumptions (middle, the headline; band = optimistic .. pessimistic), each with its source:"]
+    middle, opt, pess = assumptions["middle"], assumptions["optimistic"], assumptions["pessimistic"]
     for key, source in SOURCES.items():
-        lines.append(f"  {key:<18} {nominal[key]!s:>7} ({opt[key]!s} .. {pess[key]!s})  {source}")
+        lines.append(f"  {key:<19} {middle[key]!s:>7} ({opt[key]!s} .. {pess[key]!s})  {source}")
     return "\n".join(lines)
 
 

@@ -34,6 +34,8 @@ class Function:
     memory_mb: int
     timeout_s: int
     ephemeral_mb: int
+    arch: str = "x86_64"  # Architectures[0]
+    reserved: int = 0  # ReservedConcurrentExecutions (0: none)
 
 
 @dataclass(frozen=True)
@@ -64,9 +66,16 @@ class Stack:
     deployment: Deployment
     transitions: Transitions
     template: str
+    child_execution_type: str = "STANDARD"  # the Distributed Map's children
+    preset: str = "medium"  # the prepare function's DEFAULT_SETTINGS preset
 
     def memory(self, stage: str) -> int:
         return self.functions[stage].memory_mb
+
+    def ephemeral(self) -> tuple[int, int, int, int]:
+        """/tmp MB of prepare, encode_segment, encode_audio and finish (billed above 512 MB)."""
+        return tuple(self.functions[s].ephemeral_mb if s in self.functions else 512
+                     for s in ("prepare", "encode_segment", "encode_audio", "finish"))  # type: ignore[return-value]  # fmt: skip
 
 
 class _Loader(yaml.SafeLoader):
@@ -91,17 +100,40 @@ def find_template(path: Path | None = None) -> Path:
     raise StackError(f"template.yaml not found (looked in {Path.cwd()} and {ROOT}; set {TEMPLATE_ENV})")
 
 
-def _resolve(value: Any, params: dict[str, Any]) -> Any:
-    """A template value with !Ref to a parameter replaced by the parameter's default."""
+def _resolve(value: Any, params: dict[str, Any], conditions: dict[str, Any] | None = None) -> Any:
+    """A template value with !Ref to a parameter replaced by the parameter's default, a !Sub of parameters
+    filled in, and an !If decided by its condition (Not / Equals / Ref); AWS::NoValue is None."""
     if isinstance(value, dict) and set(value) == {"Ref"}:
+        if value["Ref"] == "AWS::NoValue":
+            return None
         if value["Ref"] not in params:
             raise StackError(f"!Ref {value['Ref']}: not a parameter with a default")
         return params[value["Ref"]]
+    if isinstance(value, dict) and set(value) == {"Sub"} and isinstance(value["Sub"], str):
+        names = re.findall(r"\$\{([\w:]+)\}", value["Sub"])
+        if all(n in params for n in names):
+            return re.sub(r"\$\{([\w:]+)\}", lambda m: str(params[m.group(1)]), value["Sub"])
+        return value
+    if isinstance(value, dict) and set(value) == {"If"} and conditions is not None:
+        name, yes, no = value["If"]
+        return _resolve(yes if _condition(conditions[name], params, conditions) else no, params, conditions)
     return value
+
+
+def _condition(expr: Any, params: dict[str, Any], conditions: dict[str, Any]) -> bool:
+    if isinstance(expr, dict) and set(expr) == {"Not"}:
+        return not _condition(expr["Not"][0], params, conditions)
+    if isinstance(expr, dict) and set(expr) == {"Equals"}:
+        a, b = (_resolve(v, params, conditions) for v in expr["Equals"])
+        return str(a) == str(b)
+    if isinstance(expr, dict) and set(expr) == {"Condition"}:
+        return _condition(conditions[expr["Condition"]], params, conditions)
+    raise StackError(f"condition {expr} is not one the model can evaluate (Not, Equals, Condition)")
 
 
 def _functions(doc: dict[str, Any], params: dict[str, Any]) -> dict[str, Function]:
     glob = doc.get("Globals", {}).get("Function", {})
+    conditions = doc.get("Conditions", {})
     found = {}
     for logical_id, res in doc["Resources"].items():
         if res.get("Type") != "AWS::Serverless::Function":
@@ -111,7 +143,11 @@ def _functions(doc: dict[str, Any], params: dict[str, Any]) -> dict[str, Functio
         memory = _resolve(props.get("MemorySize", glob.get("MemorySize", 128)), params)
         timeout = _resolve(props.get("Timeout", glob.get("Timeout", 3)), params)
         tmp = props.get("EphemeralStorage", glob.get("EphemeralStorage", {})).get("Size", 512)
-        found[stage] = Function(logical_id, stage, int(memory), int(timeout), int(_resolve(tmp, params)))
+        archs = props.get("Architectures", glob.get("Architectures", ["x86_64"]))
+        arch = str(_resolve(archs[0], params, conditions)) if archs else "x86_64"
+        reserved = _resolve(props.get("ReservedConcurrentExecutions"), params, conditions)
+        found[stage] = Function(logical_id, stage, int(memory), int(timeout), int(_resolve(tmp, params)), arch,
+                                int(reserved or 0))  # fmt: skip
     return found
 
 
@@ -232,6 +268,7 @@ def load(template: Path | None = None) -> Stack:
     machine = asl_definition(doc, params, path.parent / machine_props["DefinitionUri"])
     with _environment(prepare_environment(doc, params)):
         deployment = Deployment.from_env()
+    preset = json.loads(prepare_environment(doc, params).get("DEFAULT_SETTINGS", "{}")).get("preset", "medium")
     with_audio, per_item = walk(machine, {"audio": [{}]})
     no_audio, _ = walk(machine, {"audio": []})
     the_map = map_state(machine)
@@ -241,4 +278,6 @@ def load(template: Path | None = None) -> Stack:
         retry_interval_s=float(next(r["IntervalSeconds"] for r in encode.get("Retry", []))),
         encode_timeout_s=int(encode.get("TimeoutSeconds", functions["encode_segment"].timeout_s)),
         deployment=deployment, transitions=Transitions(with_audio, per_item, no_audio), template=str(path),
+        child_execution_type=the_map["ItemProcessor"]["ProcessorConfig"].get("ExecutionType", "STANDARD"),
+        preset=str(preset),
     )  # fmt: skip

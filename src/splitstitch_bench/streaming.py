@@ -29,7 +29,7 @@ from splitstitch.plan import plan_segments
 from splitstitch.settings import Settings
 from splitstitch.stages import STREAM_SEGMENT_S
 from splitstitch_bench import cgroup, measure, model, model_stream, project, runner
-from splitstitch_bench.catalog import BAND, RuntimeSpec, lambda_vcpus
+from splitstitch_bench.catalog import BAND, HEADLINE, RuntimeSpec, lambda_vcpus
 from splitstitch_bench.cpufit import FIT, VALIDATE, Sample, StageFit, fit_stage, summarize, validate
 from splitstitch_bench.runner import Measured, Options, Say
 from splitstitch_bench.stack import Stack
@@ -171,7 +171,7 @@ def fit_all(m: Measured, sm: StreamMeasured) -> dict[tuple[str, str], StageFit]:
 
 
 def lambda_run(m: Measured, sm: StreamMeasured, fits: project.Fits, stack: Stack, settings: Settings, full: bool,
-               net: str = "nominal") -> model.JobModel:  # fmt: skip
+               net: str = HEADLINE) -> model.JobModel:  # fmt: skip
     """The deployed stack on the streaming job: the real length cut into the streaming plan's segments."""
     mine = fit_all(m, sm)
     planned = dataclasses.replace(stream_settings(settings, sm.ladder), segment_seconds=STREAM_SEGMENT_S)
@@ -184,7 +184,7 @@ def lambda_run(m: Measured, sm: StreamMeasured, fits: project.Fits, stack: Stack
     rungs = tuple(model_stream.RungCost(r["name"], mine[("encode", group(m, r["name"]))].wall, sm.rung_bps[r["name"]])
                   for r in sm.rungs)  # fmt: skip
     ladder = model_stream.Ladder(rungs, sm.renditions, lambda n, v: package.wall(n, v), sm.manifests)
-    memory = model.Memory(stack.memory("prepare"), stack.deployment.encode_memory_mb, stack.memory("finish"))
+    memory = project.memory_of(stack, stack.deployment.encode_memory_mb)
     return model_stream.lambda_stream_job(project.shape(m, plan, full), costs, ladder, BAND[net], memory,
                                           stack.max_concurrency, stack.deployment.scan_parallel,
                                           (stack.transitions.parent, stack.transitions.per_item))  # fmt: skip
@@ -207,7 +207,7 @@ def entries(m: Measured, sm: StreamMeasured, fits: project.Fits, stack: Stack, s
                         "usd_per_min": None if usd is None else round(usd / (m.seconds / 60), 6)})  # fmt: skip
     if any(s.kind == "lambda" for s in specs) and not any("package" in e for e in sm.errors):
         band = {k: lambda_run(m, sm, fits, stack, settings, full, k) for k in BAND}
-        nominal = band["nominal"]
+        nominal = band[HEADLINE]
         usd = nominal.cost["usd"]["total"]
         out.append({"name": "lambda", "label": "the deployed stack", "how": "modeled", "seconds": round(nominal.seconds, 2),
                     "band_s": [round(band["optimistic"].seconds, 2), round(band["pessimistic"].seconds, 2)],

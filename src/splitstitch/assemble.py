@@ -83,8 +83,13 @@ def layout(
     audio_fragments: list[AudioFragment] | None = None,
     audio_delay: float = 0.0,
     index: bool = True,
+    audio_lengths: tuple[float, ...] = (),
 ) -> Layout:
-    """The output's head and pieces. Raises SegmentMismatchError where segments cannot be joined exactly."""
+    """The output's head and pieces. Raises SegmentMismatchError where segments cannot be joined exactly.
+
+    Each track's edit lasts as long as that track presents: the video to the end of its last frame, each
+    audio track `audio_lengths` (seconds the source presents; without them, to the end of its samples,
+    the encoder's padding included). The movie lasts as long as its longest track."""
     if len({p.init_sha256 for p in parts}) != 1:
         raise SegmentMismatchError(f"segments were encoded with {len({p.init_sha256 for p in parts})} different inits")
     video = fmp4.tracks(video_init)[0]
@@ -92,18 +97,23 @@ def layout(
         if a.start + a.duration != b.start:
             raise SegmentMismatchError(f"segment {a.index:05d} does not end where segment {b.index:05d} starts")
     edit = max(p.first_cts for p in parts)
-    total_s = (parts[-1].start + parts[-1].duration) / video.timescale
+    movie = movie_timescale(video_init)
+    video_ticks = round((parts[-1].start + parts[-1].duration) / video.timescale * movie)
     audio_tracks = fmp4.tracks(audio_init) if audio_init else []
     audio_edits = tuple(t.edit_media_time for t in audio_tracks)
     late = [t.track_id for t in audio_tracks if t.edit_delay_s]
     if late:  # the audio job must start at 0: the layout alone places the audio against the video
         raise SegmentMismatchError(f"audio track {late[0]} starts with an empty edit (a delay of its own)")
+    delay = round(audio_delay * movie)  # audio after the video: an empty edit first
+    shown: list[int | None] = [None] * len(audio_tracks)
     if audio_fragments and audio_tracks:
         ends = (f.start + f.duration / audio_tracks[0].timescale for f in audio_fragments)
-        total_s = max(total_s, audio_delay + max(ends))
-    duration = math.ceil(total_s * movie_timescale(video_init))
-    delay = round(audio_delay * movie_timescale(video_init))  # audio after the video: an empty edit first
-    init, mapping = build_init(video_init, TrackEdit(edit), audio_init, tuple(TrackEdit(e, delay) for e in audio_edits),
+        written = max(ends)
+        lengths = audio_lengths if len(audio_lengths) == len(audio_tracks) else (written,) * len(audio_tracks)
+        shown = [round(min(length, written) * movie) for length in lengths]  # never more than was written
+    duration = max([video_ticks, *(delay + s for s in shown if s is not None)])
+    init, mapping = build_init(video_init, TrackEdit(edit, 0, video_ticks), audio_init,
+                               tuple(TrackEdit(e, delay, s) for e, s in zip(audio_edits, shown, strict=True)),
                                duration)  # fmt: skip
     pieces: list[Piece] = []
     sequence, pending = 1, list(enumerate(audio_fragments or []))
@@ -257,7 +267,13 @@ def track_extent(runs: list[fmp4.Run], track: fmp4.TrackInfo) -> tuple[float, fl
     if not spans:
         return None
     delay, skip, scale = track.edit_delay_s, track.edit_media_time, track.timescale
-    return delay + max(min(a for a, _ in spans) - skip, 0) / scale, delay + (max(b for _, b in spans) - skip) / scale
+    start, end = (
+        delay + max(min(a for a, _ in spans) - skip, 0) / scale,
+        delay + (max(b for _, b in spans) - skip) / scale,
+    )
+    if track.edit_duration_s:  # the edit ends the presentation (AAC's padding is decoded, never presented)
+        end = min(end, delay + track.edit_duration_s)
+    return start, end
 
 
 def output_info(name: str, size: int, init: bytes, timeline: OutputTimeline, pix_fmt: str, bit_depth: int) -> MediaInfo:

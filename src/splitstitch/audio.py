@@ -70,6 +70,7 @@ class AudioPlan:
     name: str = MAIN
     channels: int | None = None  # downmix (or keep) to this many channels; None keeps the source's
     pad_samples: tuple[int, ...] = ()  # per track: silence before the first sample (streaming renditions)
+    lengths_s: tuple[float, ...] = ()  # per track: seconds the source presents from where the output starts it
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -120,6 +121,16 @@ def trim_samples(info: MediaInfo, track: AudioInfo) -> int:
     return round((info.video_start() - info.start_time) * track.sample_rate)
 
 
+def presented_s(info: MediaInfo, track: AudioInfo) -> float:
+    """Seconds of `track` the source presents from where the output starts it (the first video frame, or
+    its own later start): the source's packets, which end where its edit list ends (AAC padding and MP3's
+    last frame are not presented). The output's edit list presents exactly this, never the padding."""
+    extent = info.audio_extent(track.index)
+    if extent is None:
+        return 0.0
+    return round(max(extent[1] - max(extent[0], info.video_start()), 0.0), 6)
+
+
 def plan_audio(info: MediaInfo, settings: Settings, fmt: OutputFormat, fragment_s: float = 10.0) -> AudioPlan | None:
     chosen = [info.audio[n] for n in settings.audio_track_numbers(len(info.audio))]
     if not chosen:
@@ -139,6 +150,7 @@ def plan_audio(info: MediaInfo, settings: Settings, fmt: OutputFormat, fragment_
         delay_s=round(offset, 6) if offset > OFFSET_TOLERANCE_S else 0.0,
         trim_samples=tuple(trim_samples(info, a) for a in chosen) if trim else (),
         fragment_s=round(fragment_s, 3),
+        lengths_s=tuple(presented_s(info, a) for a in chosen),
     )
 
 

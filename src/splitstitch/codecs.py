@@ -32,7 +32,11 @@ SVT_PRESET = dict(zip(X264_PRESETS, (10, 10, 9, 8, 7, 6, 5, 4, 3, 2), strict=Tru
 
 # extension -> (muxer, video codecs it takes, default audio codec, audio codecs that can be copied in)
 CONTAINERS: dict[str, tuple[str, set[str], str, set[str]]] = {
-    ".mp4": ("mp4", {"h264", "h265", "av1", "vp9"}, "aac", {"aac", "mp3"}),
+    # MP3 is not copied into MP4: its encoder delay (LAME: 576 + 529 samples) is not a whole 1152-sample frame,
+    # and a fragmented MP4 can skip it only by an edit list that starts mid-frame, which players do not all
+    # honour (FFmpeg's demuxer presents that frame whole, 24 ms early, priming included; players that
+    # start the audio at its first sample play it late). Encoded to AAC, the priming is one whole frame.
+    ".mp4": ("mp4", {"h264", "h265", "av1", "vp9"}, "aac", {"aac"}),
     ".m4v": ("mp4", {"h264", "h265", "av1"}, "aac", {"aac"}),
     ".mov": ("mov", {"h264", "h265"}, "aac", {"aac"}),
     # AAC priming survives in MP4 (edit list) but not in Matroska, which keeps only Opus' codec delay:

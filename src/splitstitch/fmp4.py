@@ -135,6 +135,7 @@ class TrackInfo:
     default_size: int = 0
     default_flags: int = 0
     edit_delay_s: float = 0.0  # empty edits before it: the track starts this late (seconds)
+    edit_duration_s: float = 0.0  # how long that edit presents the media (0: to the end of the samples)
 
 
 def tracks(init: bytes) -> list[TrackInfo]:
@@ -152,9 +153,9 @@ def tracks(init: bytes) -> list[TrackInfo]:
         track_id = struct.unpack_from(">I", init, tkhd.body + (20 if version_flags(init, tkhd)[0] else 12))[0]
         timescale = struct.unpack_from(">I", init, mdhd[0].body + (20 if version_flags(init, mdhd[0])[0] else 12))[0]
         handler = init[hdlr[0].body + 8 : hdlr[0].body + 12].decode("latin-1")
-        media_time, delay = _edit(init, find(init, "edts/elst", trak.body, trak.end))
+        media_time, delay, shown = _edit(init, find(init, "edts/elst", trak.body, trak.end))
         out.append(TrackInfo(track_id, handler, timescale, media_time, *trex.get(track_id, (0, 0, 0)),
-                             delay / movie_scale(init)))  # fmt: skip
+                             delay / movie_scale(init), shown / movie_scale(init)))  # fmt: skip
     return out
 
 
@@ -165,10 +166,11 @@ def movie_scale(init: bytes | bytearray) -> int:
     return struct.unpack_from(">I", init, mvhd[0].body + (20 if version_flags(init, mvhd[0])[0] else 12))[0] or 1000
 
 
-def _edit(init: bytes | bytearray, elst: list[Box]) -> tuple[int, int]:
-    """(media time of the first edit that shows media, movie ticks of the empty edits before it)."""
+def _edit(init: bytes | bytearray, elst: list[Box]) -> tuple[int, int, int]:
+    """(media time of the first edit that shows media, movie ticks of the empty edits before it, movie ticks
+    that edit lasts)."""
     if not elst:
-        return 0, 0
+        return 0, 0, 0
     version, _ = version_flags(init, elst[0])
     count = struct.unpack_from(">I", init, elst[0].body + 4)[0]
     size, fmt = (20, ">Qq") if version else (12, ">Ii")
@@ -176,9 +178,9 @@ def _edit(init: bytes | bytearray, elst: list[Box]) -> tuple[int, int]:
     for n in range(count):
         duration, media_time = struct.unpack_from(fmt, init, elst[0].body + 8 + n * size)
         if media_time != -1:
-            return media_time, delay
+            return media_time, delay, duration
         delay += duration
-    return 0, delay
+    return 0, delay, 0
 
 
 # ----------------------------------------------------------------------------------------- fragment facts

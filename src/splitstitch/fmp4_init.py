@@ -16,19 +16,27 @@ from splitstitch.fmp4 import Box, Mp4Error, child, children, find, full_box, ite
 class TrackEdit:
     """Where a track's presentation starts: `media_time` ticks of its timescale are skipped (B-frame delay
     of the video, encoder priming of AAC), after an empty edit of `delay` movie ticks (audio that starts
-    after the video). None writes no edit list."""
+    after the video). None writes no edit list. `duration` is how long the track presents its media, in
+    movie ticks (None: as long as the movie): each track its own, so no header overstates a track."""
 
     media_time: int | None
     delay: int = 0
+    duration: int | None = None
 
 
 def _version(data: bytes, box: Box) -> int:
     return data[box.body]
 
 
-def _set_track_id(data: bytes, tkhd: Box, track_id: int) -> bytes:
+def _set_track_id(data: bytes, tkhd: Box, track_id: int, duration: int = 0) -> bytes:
+    """The `tkhd` with its track ID and its duration (the sum of its edits, in movie ticks)."""
     body = bytearray(data[tkhd.start : tkhd.end])
-    struct.pack_into(">I", body, tkhd.header + (20 if _version(data, tkhd) else 12), track_id)
+    version = _version(data, tkhd)
+    struct.pack_into(">I", body, tkhd.header + (20 if version else 12), track_id)
+    if version:
+        struct.pack_into(">Q", body, tkhd.header + 28, duration)
+    elif duration < 2**32:
+        struct.pack_into(">I", body, tkhd.header + 20, duration)
     return bytes(body)
 
 
@@ -53,9 +61,10 @@ def _trak(data: bytes, trak: Box, track_id: int, edit: TrackEdit, duration: int)
     parts = []
     for box in children(data, trak):
         if box.type == "tkhd":
-            parts.append(_set_track_id(data, box, track_id))
+            shown = max(duration - edit.delay, 0) if edit.duration is None else edit.duration
+            parts.append(_set_track_id(data, box, track_id, edit.delay + shown if edit.media_time is not None else 0))
             if edit.media_time is not None:
-                parts.append(make_box("edts", elst(edit.media_time, max(duration - edit.delay, 0), edit.delay)))
+                parts.append(make_box("edts", elst(edit.media_time, shown, edit.delay)))
         elif box.type != "edts":
             parts.append(data[box.start : box.end])
     return make_box("trak", b"".join(parts))
@@ -66,10 +75,14 @@ def movie_timescale(init: bytes) -> int:
     return struct.unpack_from(">I", init, mvhd.body + (20 if _version(init, mvhd) else 12))[0]
 
 
-def _mvhd(init: bytes, next_track_id: int) -> bytes:
+def _mvhd(init: bytes, next_track_id: int, duration: int = 0) -> bytes:
     (mvhd,) = find(init, "moov/mvhd")
     body = bytearray(init[mvhd.start : mvhd.end])
     struct.pack_into(">I", body, len(body) - 4, next_track_id)
+    if _version(init, mvhd):
+        struct.pack_into(">Q", body, mvhd.header + 24, duration)
+    elif duration < 2**32:
+        struct.pack_into(">I", body, mvhd.header + 16, duration)
     return bytes(body)
 
 
@@ -89,8 +102,9 @@ def build_init(
 ) -> tuple[bytes, dict[int, int]]:
     """The output's `ftyp moov`: the video track keeps its ID (1), the audio tracks follow it.
 
-    `duration` is the presentation length in the movie timescale (`mehd`, and every edit's length; 0 means
-    unknown). Returns the init and the audio job's track-ID mapping for its fragments' `tfhd`.
+    `duration` is the presentation length in the movie timescale (`mehd`, `mvhd` when the tracks have edits,
+    and the length of every edit that does not give its own; 0 means unknown). Returns the init and the
+    audio job's track-ID mapping for its fragments' `tfhd`.
     """
     _one_moov(video_init, "video")
     video_traks = find(video_init, "moov/trak")
@@ -118,7 +132,8 @@ def build_init(
             trexes.append(_set_trex_id(audio_init, trex_by_id[old], 2 + n))
     mehd = full_box("mehd", 1, 0, struct.pack(">Q", duration))
     mvex = make_box("mvex", mehd + b"".join(trexes))
-    moov = make_box("moov", _mvhd(video_init, 2 + len(mapping)) + b"".join(traks) + mvex)
+    edited = video_edit.media_time is not None  # an output with edits states its length in every header
+    moov = make_box("moov", _mvhd(video_init, 2 + len(mapping), duration if edited else 0) + b"".join(traks) + mvex)
     return ftyp + moov, mapping
 
 

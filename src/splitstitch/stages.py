@@ -25,6 +25,7 @@ from splitstitch.codecs import OutputFormat
 from splitstitch.encode import EncodedSegment, SegmentTask, fragment_name, init_name, result_name
 from splitstitch.encode import encode_segment as run_segment_job
 from splitstitch.errors import SegmentMismatchError
+from splitstitch.headers import header_checks
 from splitstitch.inputs import Limits, open_source, rebuild_timeline
 from splitstitch.job import Job
 from splitstitch.ladder import plan_ladder
@@ -140,7 +141,8 @@ def finish(job: Job, store: Storage, sink: Sink, name: str) -> Finished:
     video_init = store.get_bytes(init_name())
     audio_init = store.get_bytes(audio_names.init_name()) if job.audio else None
     lay = assemble.layout(video_init, video_parts(job, encoded), audio_init, list(audio.fragments) if audio else None,
-                          job.audio.delay_s if job.audio else 0.0)  # fmt: skip
+                          job.audio.delay_s if job.audio else 0.0,
+                          audio_lengths=job.audio.lengths_s if job.audio else ())  # fmt: skip
     groups = assemble.group_parts(lay)
     init_tracks = assemble.fmp4.tracks(lay.head)
     timelines = {i: assemble.OutputTimeline(init_tracks) for i in range(len(groups))}
@@ -164,7 +166,8 @@ def finish(job: Job, store: Storage, sink: Sink, name: str) -> Finished:
                 timeline.runs.setdefault(track, []).extend(runs)
             timeline.fragments += timelines[i].fragments
         out = assemble.output_info(name, lay.size, lay.head, timeline, job.output_pix_fmt, job.output_bit_depth)
-        checks = [*compare(job.info, out, job.audio), *structure_checks(job, encoded, audio, timeline)]
+        checks = [*compare(job.info, out, job.audio), *structure_checks(job, encoded, audio, timeline),
+                  *header_checks(lay.head, timeline)]  # fmt: skip
         verdict.update(out=out, verification=Verification(tuple(checks)))
         return verdict["verification"].ok
 

@@ -23,6 +23,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 AUDIO_TOLERANCE_S = 0.020
+# Audio as heard (the output's samples after its edit list: priming skipped, padding hidden) against the
+# source's: the edit lengths are rounded to the output's 1 ms movie tick (0.5 ms at most), and a start is
+# placed to the sample; 1 ms holds both.
+HEARD_TOLERANCE_S = 0.001
 TIMESTAMP_TOLERANCE_S = 0.002  # output time bases (1 ms in Matroska) may round each stamp by up to 0.5 ms
 
 
@@ -96,7 +100,7 @@ def _same_layout(a: str | None, b: str | None) -> bool:
     return a is None or b is None or a == b
 
 
-def _audio_checks(src: MediaInfo, out: MediaInfo, plan: AudioPlan | None) -> list[Check]:
+def _audio_checks(src: MediaInfo, out: MediaInfo, plan: AudioPlan | None, heard: bool) -> list[Check]:
     wanted = len(plan.stream_indexes) if plan else 0
     checks = [Check("audio_tracks", len(out.audio) == wanted, f"{len(out.audio)} audio tracks, expected {wanted}")]
     if not plan or len(out.audio) != wanted or not out.frames:
@@ -120,11 +124,18 @@ def _audio_checks(src: MediaInfo, out: MediaInfo, plan: AudioPlan | None) -> lis
             Check(f"audio{n}_channels", track.channels == src_track.channels and _same_layout(track.channel_layout, src_track.channel_layout),
                   f"{track.channels} channels ({track.channel_layout}), source {src_track.channels} ({src_track.channel_layout})"),
         ]  # fmt: skip
+        if heard:
+            off = max(abs(got_start - exp_start), abs(got_len - exp_len))
+            checks.append(Check(f"audio{n}_as_heard", off <= HEARD_TOLERANCE_S,
+                                f"presents {got_len:.4f} s from {got_start * 1000:+.2f} ms, source {exp_len:.4f} s "
+                                f"from {exp_start * 1000:+.2f} ms (worst {off * 1000:.2f} ms off)"))  # fmt: skip
     return checks
 
 
-def compare(src: MediaInfo, out: MediaInfo, plan: AudioPlan | None) -> list[Check]:
-    return _video_checks(src, out) + _audio_checks(src, out, plan)
+def compare(src: MediaInfo, out: MediaInfo, plan: AudioPlan | None, heard: bool = True) -> list[Check]:
+    """`heard`: the output's audio extents are what it presents after its edit lists (the structural parse),
+    so they must match the source's to the millisecond; ffprobe's packets of a fragmented output are not."""
+    return _video_checks(src, out) + _audio_checks(src, out, plan, heard)
 
 
 def decode_args(path: Path, maps: tuple[str, ...] = ("0:v", "0:a?"), frames: int | None = None) -> list[str]:

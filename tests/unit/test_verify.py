@@ -42,12 +42,30 @@ def test_same_timestamps_in_another_time_base_pass() -> None:
 
 
 def test_audio_drift_and_missing_audio_fail() -> None:
-    assert failed(replace(SRC, audio_extents=((1, 0.0, 10.05),))) == ["audio0_duration", "audio0_end_drift"]
-    assert failed(replace(SRC, audio_extents=((1, 0.03, 10.0),))) == ["audio0_duration", "audio0_start_offset"]
+    assert failed(replace(SRC, audio_extents=((1, 0.0, 10.05),))) == [
+        "audio0_duration",
+        "audio0_end_drift",
+        "audio0_as_heard",
+    ]
+    assert failed(replace(SRC, audio_extents=((1, 0.03, 10.0),))) == [
+        "audio0_duration",
+        "audio0_start_offset",
+        "audio0_as_heard",
+    ]
     assert failed(replace(SRC, audio=(), audio_extents=())) == ["audio_tracks"]
     assert failed(replace(SRC, audio=(audio(channels=6),))) == ["audio0_channels"]
     assert failed(replace(SRC, audio=(replace(audio(), channel_layout="2.0"),))) == ["audio0_channels"]
     assert failed(replace(SRC, audio=(replace(audio(), channel_layout=None),))) == []
+
+
+def test_audio_as_heard_holds_to_the_millisecond() -> None:
+    """What the output presents after its edit lists matches the source's within 1 ms (an edit rounded to
+    the 1 ms movie tick); the 20 ms packet checks let 2 ms through, `as_heard` does not."""
+    assert failed(replace(SRC, audio_extents=((1, 0.0, 10.0009),))) == []
+    assert failed(replace(SRC, audio_extents=((1, 0.0, 10.002),))) == ["audio0_as_heard"]  # padding shown
+    assert failed(replace(SRC, audio_extents=((1, 0.002, 10.002),))) == ["audio0_as_heard"]  # priming shown
+    late = replace(SRC, audio_extents=((1, 0.0, 10.002),))
+    assert [c.name for c in compare(SRC, late, PLAN, heard=False) if not c.ok] == []  # ffprobe's packets
 
 
 def test_rotation_applied_twice_fails_orientation() -> None:

@@ -3,8 +3,8 @@
 A player takes a track's length from its edit list (`elst` segment_duration, and `tkhd`), the movie's from
 `mvhd`/`mehd`. Each must agree with what decodes: the video to the end of its last frame (within one
 movie tick of rounding); an audio track never longer than its samples after the priming its edit skips,
-and hiding less than one audio frame of them (the encoder's padding of the last frame); the movie as
-long as its longest track.
+and as long as the source presents it (the padding of its last frame, and of the encoder's, hidden); the
+movie as long as its longest track.
 """
 
 from __future__ import annotations
@@ -27,7 +27,9 @@ def _full_box_duration(init: bytes, path: str, v0: int, v1: int, start: int = 0,
     return int(struct.unpack_from(">I", init, box.body + v0)[0])
 
 
-def header_checks(init: bytes, timeline: OutputTimeline) -> list[Check]:
+def header_checks(init: bytes, timeline: OutputTimeline, expected: tuple[float, ...] = ()) -> list[Check]:
+    """`expected`: per audio track, the seconds the source presents (its plan); the edit must state that, or
+    what the samples decode to where they are shorter. Without it, at most one frame may be hidden."""
     scale = fmp4.movie_scale(init)
     tick = 1 / scale + 1e-9
     checks, ends = [], []
@@ -46,8 +48,15 @@ def header_checks(init: bytes, timeline: OutputTimeline) -> list[Check]:
             name, rule = "headers_video", "to the end of the last frame"
         else:
             frame = max(d for _, d in samples) / track.timescale
-            ok = -tick <= decoded - stated < frame + tick and abs(tkhd - track.edit_delay_s - stated) <= tick
-            name, rule = f"headers_audio{audio_n}", f"up to one frame ({frame * 1000:.1f} ms) of padding hidden"
+            ok = -tick <= decoded - stated and abs(tkhd - track.edit_delay_s - stated) <= tick
+            if audio_n < len(expected):
+                want = min(expected[audio_n], decoded)
+                ok = ok and abs(stated - want) <= tick
+                rule = f"the source presents {expected[audio_n]:.4f} s"
+            else:
+                ok = ok and decoded - stated < frame + tick
+                rule = f"up to one frame ({frame * 1000:.1f} ms) of padding hidden"
+            name = f"headers_audio{audio_n}"
             audio_n += 1
         checks.append(
             Check(

@@ -245,12 +245,30 @@ def probe_frames(info: MediaInfo, source: MediaSource, timeout: float = 1800.0, 
     for a in info.audio:
         extent = extent_of(rows[a.index], a.time_base, a.start_time)
         if extent:
-            extents.append((a.index, *extent))
+            extents.append((a.index, extent[0], presented_end(info, a, extent[1], source, timeout)))
     return replace(
         info, frames=frames, data_end=data_end_of(rows), audio_extents=tuple(extents), scan_errors=errors[-2000:],
         rebuild=rebuild, index_problem=problem, packet_counts=tuple((i, len(r)) for i, r in rows.items()),
         declared_size=0 if source.is_remote else riff_size(source.path),
     )  # fmt: skip
+
+
+def presented_end(info: MediaInfo, track: AudioInfo, end: float, source: MediaSource, timeout: float) -> float:
+    """Where `track`'s presentation ends, given its packets' end: the padding a decoder drops from its last
+    frame is not presented. MP4 states it by its edit list (ffprobe's stream duration; AAC's last packet is
+    already cut, MP3's is not), Matroska and WebM by the last block's DiscardPadding (read here from the
+    packets of the last seconds)."""
+    if "mp4" in info.format_name and track.start_time is not None and track.duration:
+        return min(end, track.start_time + track.duration)
+    if not any(f in info.format_name for f in ("matroska", "webm")):
+        return end
+    tail = ["-select_streams", str(track.index), "-read_intervals", f"{max(end - 5.0, 0.0):.3f}%",
+            "-show_entries", "packet=pts,duration:packet_side_data=discard_padding", *source.input_args()]  # fmt: skip
+    packets = ffprobe_json(tail, timeout=timeout).get("packets", [])
+    last = max(packets, key=lambda p: int(p.get("pts", -(2**62))), default=None)
+    padding = next((int(d["discard_padding"]) for d in (last or {}).get("side_data_list", [])
+                    if "discard_padding" in d), 0)  # fmt: skip
+    return end - padding / track.sample_rate
 
 
 def _decoder_frames(source: MediaSource, video: VideoInfo, timeout: float) -> FrameIndex:

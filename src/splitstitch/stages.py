@@ -167,7 +167,7 @@ def finish(job: Job, store: Storage, sink: Sink, name: str) -> Finished:
             timeline.fragments += timelines[i].fragments
         out = assemble.output_info(name, lay.size, lay.head, timeline, job.output_pix_fmt, job.output_bit_depth)
         checks = [*compare(job.info, out, job.audio), *structure_checks(job, encoded, audio, timeline),
-                  *header_checks(lay.head, timeline)]  # fmt: skip
+                  *header_checks(lay.head, timeline, job.audio.lengths_s if job.audio else ())]  # fmt: skip
         verdict.update(out=out, verification=Verification(tuple(checks)))
         return verdict["verification"].ok
 

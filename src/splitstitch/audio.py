@@ -71,6 +71,7 @@ class AudioPlan:
     channels: int | None = None  # downmix (or keep) to this many channels; None keeps the source's
     pad_samples: tuple[int, ...] = ()  # per track: silence before the first sample (streaming renditions)
     lengths_s: tuple[float, ...] = ()  # per track: seconds the source presents from where the output starts it
+    end_samples: tuple[int, ...] = ()  # per track: the same in samples, where an encode stops (its padding goes)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -126,8 +127,7 @@ def presented_s(info: MediaInfo, track: AudioInfo) -> float:
     its own later start): the source's packets, which end where its edit list ends (AAC padding and MP3's
     last frame are not presented). The output's edit list presents exactly this, never the padding."""
     extent = info.audio_extent(track.index)
-    if extent is None:
-        return 0.0
+    assert extent is not None
     return round(max(extent[1] - max(extent[0], info.video_start()), 0.0), 6)
 
 
@@ -141,6 +141,7 @@ def plan_audio(info: MediaInfo, settings: Settings, fmt: OutputFormat, fragment_
     # keeps its own start, which ffmpeg's fragmented MP4 writes as an empty edit)
     aligned = abs(offset) <= OFFSET_TOLERANCE_S
     copy = settings.audio_bitrate is None and aligned and all(a.codec in fmt.audio_copyable for a in chosen)
+    known = all(info.audio_extent(a.index) for a in chosen)  # lengths from the packets, when they were scanned
     return AudioPlan(
         stream_indexes=tuple(a.index for a in chosen),
         mode="copy" if copy else "encode",
@@ -150,7 +151,8 @@ def plan_audio(info: MediaInfo, settings: Settings, fmt: OutputFormat, fragment_
         delay_s=round(offset, 6) if offset > OFFSET_TOLERANCE_S else 0.0,
         trim_samples=tuple(trim_samples(info, a) for a in chosen) if trim else (),
         fragment_s=round(fragment_s, 3),
-        lengths_s=tuple(presented_s(info, a) for a in chosen),
+        lengths_s=tuple(presented_s(info, a) for a in chosen) if known else (),
+        end_samples=tuple(round(presented_s(info, a) * a.sample_rate) for a in chosen) if known else (),
     )
 
 
@@ -183,6 +185,10 @@ def audio_args(plan: AudioPlan, source: MediaSource, output: Path) -> list[str]:
         # Encoded audio starts at 0, so the encoder's priming falls before 0 and is marked to be skipped; a
         # stream that starts later keeps its offset to the video as `delay_s`, applied at assembly.
         streams = [s.filter("asetpts", "PTS-STARTPTS") for s in streams]
+    if plan.mode == "encode" and plan.end_samples:
+        # Stop where the source's presentation ends (its edit list, DiscardPadding): decoders emit the last
+        # frame whole, padding included, and an encode would carry that padding on as sound.
+        streams = [s.filter("atrim", end_sample=n) if n else s for s, n in zip(streams, plan.end_samples, strict=True)]
     if plan.pad_samples:  # a rendition that starts with the video: the delay becomes silence
         streams = [s.filter("adelay", delays=f"{n}S", all=1) for s, n in zip(streams, plan.pad_samples, strict=True)]
     options: dict[str, str | int | None] = {"vn": None, "sn": None, "dn": None, "map_metadata": -1}

@@ -25,7 +25,8 @@ def test_audio_before_the_video_is_cut_at_a_sample_count_without_an_input_seek()
     assert plan and plan.mode == "encode" and plan.trim_start_s == 0.04 and plan.delay_s == 0.0
     assert audio_args(plan, SRC, Path("/w/audio.mp4")) == [
         "-protocol_whitelist", "file", "-threads", "1", "-i", "file:/in/src.mp4",
-        "-filter_complex", "[0:1]atrim=start_pts=1920[s0];[s0]asetpts=PTS-1920[s1]", "-map", "[s1]",
+        "-filter_complex", "[0:1]atrim=start_pts=1920[s0];[s0]asetpts=PTS-1920[s1];[s1]atrim=end_sample=478080[s2]",
+        "-map", "[s2]",
         "-f", "mp4", "-b:a:0", "128k", "-c:a", "aac", "-dn", "-frag_duration", "10000000", "-map_metadata", "-1",
         "-movflags", "+frag_custom+delay_moov+default_base_moof", "-sn", "-vn", "/w/audio.mp4",
     ]  # fmt: skip
@@ -54,7 +55,8 @@ def test_later_audio_is_delayed_at_mux_and_starts_at_zero_when_encoded() -> None
     plan = plan_audio(info, Settings(), MP4)
     assert plan and plan.mode == "encode" and plan.delay_s == 0.25 and plan.trim_start_s == 0.0
     args = audio_args(plan, SRC, Path("/w/a.m4a"))
-    assert args[args.index("-filter_complex") + 1] == "[0:1]asetpts=PTS-STARTPTS[s0]"
+    # it stops where the source's presentation ends (9.75 s of 48 kHz samples): an encode drops the padding
+    assert args[args.index("-filter_complex") + 1] == "[0:1]asetpts=PTS-STARTPTS[s0];[s0]atrim=end_sample=468000[s1]"
     # AAC that would fit is encoded too: the audio job's output must start at 0, and a copied stream keeps its
     # own start (ffmpeg writes it as an empty edit of the audio job's output)
     late_aac = plan_audio(media(audios=(audio(start=0.25),)), Settings(), MP4)

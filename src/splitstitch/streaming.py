@@ -33,7 +33,7 @@ from splitstitch.ladder import Rung
 from splitstitch.plan import Segment
 from splitstitch.stages import RESULT_READERS
 from splitstitch.storage import Storage, get_json
-from splitstitch.verify import AUDIO_TOLERANCE_S, Check, Verification, compare
+from splitstitch.verify import AUDIO_TOLERANCE_S, HEARD_TOLERANCE_S, Check, Verification, compare
 
 MASTER, MPD, PLAYLIST = "master.m3u8", "manifest.mpd", "playlist.m3u8"
 
@@ -160,6 +160,9 @@ def _audio(job: Job, plan: AudioPlan, store: Storage, writer: Writer, published:
             Check(f"{plan.name}_end_drift", abs(got[1] - expected_end) <= AUDIO_TOLERANCE_S,
                   f"ends at {got[1]:.4f} s, source {expected_end:.4f} s ({(got[1] - expected_end) * 1000:+.1f} ms)"),
             Check(f"{plan.name}_channels", channels == plan.channels, f"{channels} channels, planned {plan.channels}"),
+            # as heard: the rendition's samples (priming skipped, the last one cut to the source's end)
+            Check(f"{plan.name}_as_heard", max(abs(got[0]), abs(got[1] - expected_end)) <= HEARD_TOLERANCE_S,
+                  f"presents {got[0] * 1000:+.2f} ms to {got[1]:.4f} s from the video, source to {expected_end:.4f} s"),
         ]  # fmt: skip
     rendition = package.Rendition("audio", plan.name, folder, "init.mp4", package.codec_string(init),
                                   tracks[0].timescale, tuple(segments), channels=channels, sample_rate=rate)  # fmt: skip

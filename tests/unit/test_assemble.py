@@ -13,6 +13,7 @@ import pytest
 from splitstitch import assemble, fmp4, fmp4_patch
 from splitstitch.assemble import MIN_PART_BYTES, AudioFragment, Layout, Piece, VideoPart
 from splitstitch.errors import SegmentMismatchError
+from splitstitch.headers import header_checks
 from tests.unit.mp4boxes import Sample, audio_init, fragment, traf, video_fragment, video_init
 
 STEP = 3000  # one frame at 30 fps in a 90 kHz timescale
@@ -179,3 +180,44 @@ def test_every_group_but_the_last_is_at_least_5_mib_and_order_is_kept(seed: int)
     assert [p for g in groups for p in g] == list(lay.pieces)
     sizes = [sum(p.size for p in g) + (len(lay.head) if n == 0 else 0) for n, g in enumerate(groups)]
     assert all(size >= MIN_PART_BYTES for size in sizes[:-1]), sizes
+
+
+def _assembled(audio_lengths: tuple[float, ...], audio_delay: float = 0.0) -> tuple[Layout, assemble.OutputTimeline]:
+    size = len(AUDIO) // 2
+    frags = [AudioFragment(0, size, sha(AUDIO[:size]), -1024 / 48000, 2048, 0),
+             AudioFragment(size, size, sha(AUDIO[size:]), 1024 / 48000, 2048, 2048)]  # fmt: skip
+    lay = assemble.layout(VIDEO_INIT, PARTS, AUDIO_INIT, frags, audio_delay, audio_lengths=audio_lengths)
+    timeline = assemble.OutputTimeline(fmp4.tracks(lay.head))
+    assemble.build_part(list(lay.pieces), lambda p: SEGMENTS[p.index] if p.kind == "video" else AUDIO[p.offset :][: p.size],
+                        timeline)  # fmt: skip
+    return lay, timeline
+
+
+def _durations(head: bytes) -> dict[str, object]:
+    (mvhd,) = fmp4.find(head, "moov/mvhd")
+    (mehd,) = fmp4.find(head, "moov/mvex/mehd")
+    tkhds = [struct.unpack_from(">I", head, b.body + 20)[0] for b in fmp4.find(head, "moov/trak/tkhd")]
+    edits = [(round(t.edit_delay_s * 1000), round(t.edit_duration_s * 1000)) for t in fmp4.tracks(head)]
+    return {"mvhd": struct.unpack_from(">I", head, mvhd.body + 16)[0],
+            "mehd": struct.unpack_from(">Q", head, mehd.body + 4)[0], "tkhd": tkhds, "edits": edits}  # fmt: skip
+
+
+def test_each_track_states_its_own_length_and_the_movie_its_longest() -> None:
+    # video: 9 frames of 1/30 s = 300 ms; audio: 3072 samples after the 1024 of priming = 64 ms decoded, of
+    # which the source presents 50 ms (the rest is the last frame's padding)
+    lay, timeline = _assembled((0.05,))
+    assert _durations(lay.head) == {"mvhd": 300, "mehd": 300, "tkhd": [300, 50], "edits": [(0, 300), (0, 50)]}
+    out = assemble.output_info("o.mp4", lay.size, lay.head, timeline, "yuv420p", 8)
+    assert out.audio_extents == ((1, 0.0, 0.05),)  # as heard: the edit list ends it
+    assert [c.name for c in header_checks(lay.head, timeline, (0.05,)) if not c.ok] == []
+    # a header that says less than the source presents, or more than decodes, fails
+    assert [c.name for c in header_checks(lay.head, timeline, (0.06,)) if not c.ok] == ["headers_audio0"]
+    longer, timeline = _assembled((1.0,))  # more than was written: the edit stops at the samples (64 ms)
+    assert _durations(longer.head)["edits"] == [(0, 300), (0, 64)]
+    assert [c.name for c in header_checks(longer.head, timeline, (1.0,)) if not c.ok] == []
+
+
+def test_late_audio_ends_the_movie_after_its_delay() -> None:
+    lay, timeline = _assembled((0.05,), audio_delay=0.28)
+    assert _durations(lay.head) == {"mvhd": 330, "mehd": 330, "tkhd": [300, 330], "edits": [(0, 300), (280, 50)]}
+    assert [c.name for c in header_checks(lay.head, timeline, (0.05,)) if not c.ok] == []

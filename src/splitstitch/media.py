@@ -257,18 +257,23 @@ def presented_end(info: MediaInfo, track: AudioInfo, end: float, source: MediaSo
     """Where `track`'s presentation ends, given its packets' end: the padding a decoder drops from its last
     frame is not presented. MP4 states it by its edit list (ffprobe's stream duration; AAC's last packet is
     already cut, MP3's is not), Matroska and WebM by the last block's DiscardPadding (read here from the
-    packets of the last seconds)."""
+    packets of the last seconds) where its duration does not already leave the padding out."""
     if "mp4" in info.format_name and track.start_time is not None and track.duration:
         return min(end, track.start_time + track.duration)
     if not any(f in info.format_name for f in ("matroska", "webm")):
         return end
     tail = ["-select_streams", str(track.index), "-read_intervals", f"{max(end - 5.0, 0.0):.3f}%",
             "-show_entries", "packet=pts,duration:packet_side_data=discard_padding", *source.input_args()]  # fmt: skip
-    packets = ffprobe_json(tail, timeout=timeout).get("packets", [])
-    last = max(packets, key=lambda p: int(p.get("pts", -(2**62))), default=None)
-    padding = next((int(d["discard_padding"]) for d in (last or {}).get("side_data_list", [])
+    packets = sorted((p for p in ffprobe_json(tail, timeout=timeout).get("packets", []) if "pts" in p),
+                     key=lambda p: int(p["pts"]))  # fmt: skip
+    if len(packets) < 2:
+        return end
+    before, last = (int(p.get("duration", 0)) for p in packets[-2:])
+    padding = next((int(d["discard_padding"]) for d in packets[-1].get("side_data_list", [])
                     if "discard_padding" in d), 0)  # fmt: skip
-    return end - padding / track.sample_rate
+    # a muxer that knew the padding wrote the last block shorter than the others (Opus); one that did not
+    # wrote a whole frame (MP3), which ends `padding` samples after the sound does
+    return end - padding / track.sample_rate if last >= before else end
 
 
 def _decoder_frames(source: MediaSource, video: VideoInfo, timeout: float) -> FrameIndex:

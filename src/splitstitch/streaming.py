@@ -155,13 +155,14 @@ def _audio(job: Job, plan: AudioPlan, store: Storage, writer: Writer, published:
         checks.append(Check(f"{plan.name}_present", False, "no audio samples"))
     else:
         expected_end = extent[1] - job.info.video_start()
+        tick = float(next(a.time_base for a in job.info.audio if a.index == plan.stream_indexes[0]))
         checks += [
             Check(f"{plan.name}_start", abs(got[0]) <= AUDIO_TOLERANCE_S, f"starts {got[0] * 1000:+.1f} ms from the video"),
             Check(f"{plan.name}_end_drift", abs(got[1] - expected_end) <= AUDIO_TOLERANCE_S,
                   f"ends at {got[1]:.4f} s, source {expected_end:.4f} s ({(got[1] - expected_end) * 1000:+.1f} ms)"),
             Check(f"{plan.name}_channels", channels == plan.channels, f"{channels} channels, planned {plan.channels}"),
             # as heard: the rendition's samples (priming skipped, the last one cut to the source's end)
-            Check(f"{plan.name}_as_heard", max(abs(got[0]), abs(got[1] - expected_end)) <= HEARD_TOLERANCE_S,
+            Check(f"{plan.name}_as_heard", max(abs(got[0]), abs(got[1] - expected_end)) <= HEARD_TOLERANCE_S + tick,
                   f"presents {got[0] * 1000:+.2f} ms to {got[1]:.4f} s from the video, source to {expected_end:.4f} s"),
         ]  # fmt: skip
     rendition = package.Rendition("audio", plan.name, folder, "init.mp4", package.codec_string(init),

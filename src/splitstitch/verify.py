@@ -25,7 +25,8 @@ log = logging.getLogger(__name__)
 AUDIO_TOLERANCE_S = 0.020
 # Audio as heard (the output's samples after its edit list: priming skipped, padding hidden) against the
 # source's: the edit lengths are rounded to the output's 1 ms movie tick (0.5 ms at most), and a start is
-# placed to the sample; 1 ms holds both.
+# placed to the sample; 1 ms holds both, plus one tick of the source's audio time base (Matroska and WebM
+# state times in milliseconds, so the source's own extent is known to 1 ms only).
 HEARD_TOLERANCE_S = 0.001
 TIMESTAMP_TOLERANCE_S = 0.002  # output time bases (1 ms in Matroska) may round each stamp by up to 0.5 ms
 
@@ -126,7 +127,8 @@ def _audio_checks(src: MediaInfo, out: MediaInfo, plan: AudioPlan | None, heard:
         ]  # fmt: skip
         if heard:
             off = max(abs(got_start - exp_start), abs(got_len - exp_len))
-            checks.append(Check(f"audio{n}_as_heard", off <= HEARD_TOLERANCE_S,
+            tolerance = HEARD_TOLERANCE_S + float(src_track.time_base)  # Matroska states milliseconds
+            checks.append(Check(f"audio{n}_as_heard", off <= tolerance,
                                 f"presents {got_len:.4f} s from {got_start * 1000:+.2f} ms, source {exp_len:.4f} s "
                                 f"from {exp_start * 1000:+.2f} ms (worst {off * 1000:.2f} ms off)"))  # fmt: skip
     return checks

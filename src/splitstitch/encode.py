@@ -202,7 +202,7 @@ def encode_args(task: SegmentTask, source: MediaSource, output: Path) -> list[st
     """argv (without the program) that encodes the task's segment of `source` to `output`."""
     segment, video = task.segment, task.video
     in_opts: dict[str, str | int | float | None] = {"threads": 1, "noautorotate": None}
-    if source.is_remote and task.container.split(",")[0] in INDEXED_CONTAINERS:
+    if (source.is_remote or source.partial) and task.container.split(",")[0] in INDEXED_CONTAINERS:
         in_opts["probesize"] = 32  # the moov describes every stream: no packets read at the file's start
     seek = seek_seconds(segment, video.time_base, task.source_start)
     if seek is not None:
@@ -218,6 +218,9 @@ def encode_args(task: SegmentTask, source: MediaSource, output: Path) -> list[st
         "fps_mode": "passthrough", "enc_time_base:v": "demux", "video_track_timescale": task.timescale,
         "movflags": FRAGMENTED, "fflags": "+bitexact", "f": "mp4",
     }  # fmt: skip
+    if source.partial:  # past its range the copy holds zeros: stop at the segment's last frame, and let the
+        # packets of zeros that the demuxer reads ahead fail to decode (they are past the segment, never shown)
+        options |= {"frames:v": segment.frames, "max_error_rate": 1}
     return compile_args(stream, output=output, options=options)
 
 

@@ -19,6 +19,7 @@ from splitstitch.frames import (
     VIDEO_REORDER,
     FrameIndex,
     Join,
+    PacketRow,
     Unindexable,
     data_end_of,
     extent_of,
@@ -27,6 +28,7 @@ from splitstitch.frames import (
     stream_runs,
 )
 from splitstitch.scan import scan_packets
+from splitstitch.share import VideoPacket
 from splitstitch.source import MediaSource
 from splitstitch.timeline import Rebuild, plan_rebuild
 
@@ -101,6 +103,7 @@ class MediaInfo:
     index_problem: str = field(default="", compare=False)  # why there is no frame index, in true words
     packet_counts: tuple[tuple[int, int], ...] = field(default=(), compare=False)  # (stream, packets) scanned
     declared_size: int = field(default=0, compare=False)  # bytes a RIFF (AVI) file's chunk headers claim
+    video_packets: tuple[VideoPacket, ...] = field(default=(), compare=False, repr=False)  # decode order (share.py)
     timeline: tuple[Join, ...] = ()  # this file is a rebuilt copy of a source: where its runs were joined
     rebuilt_from: str = ""  # and the source it was rebuilt from
 
@@ -252,7 +255,15 @@ def probe_frames(info: MediaInfo, source: MediaSource, timeout: float = 1800.0, 
         info, frames=frames, data_end=data_end_of(rows), audio_extents=tuple(extents), scan_errors=errors[-2000:],
         rebuild=rebuild, index_problem=problem, packet_counts=tuple((i, len(r)) for i, r in rows.items()),
         declared_size=0 if source.is_remote else riff_size(source.path),
+        video_packets=video_packets(rows[video.index]),
     )  # fmt: skip
+
+
+def video_packets(rows: list[PacketRow]) -> tuple[VideoPacket, ...]:
+    """Every video packet's pts, position and size in decode order; none unless every packet has all three."""
+    known = [VideoPacket(int(r.pts), int(r.pos), int(r.size)) for r in rows
+             if r.pts.lstrip("-").isdigit() and r.pos.isdigit() and r.size.isdigit()]  # fmt: skip
+    return tuple(known) if len(known) == len(rows) else ()
 
 
 def _decoder_frames(source: MediaSource, video: VideoInfo, timeout: float) -> FrameIndex:

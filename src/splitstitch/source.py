@@ -41,6 +41,7 @@ class MediaSource:
     url: str  # "file:/abs/path" or the http(s) URL
     name: str  # what messages and reports call it (the user's path, or the S3 key)
     size: int
+    partial: bool = False  # a sparse local copy holding only this reader's share of the source (share.py)
 
     @classmethod
     def local(cls, path: str | os.PathLike[str]) -> MediaSource:

@@ -43,11 +43,11 @@ def encode_event(store: S3Store, key: str, segment: int, stack: str, endpoint_ur
     except store.s3.exceptions.ClientError as exc:
         raise CloudError(f"{key}: no such upload in {store.bucket} ({exc.response['Error'].get('Code')})") from None
     upload = described(store, Upload(key, head["ETag"].strip('"'), head.get("VersionId")), head)
-    job, ref = plan_job(store, upload, config[0], config[1])
+    job, ref, shares = plan_job(store, upload, config[0], config[1])
     count = len(job.plan.segments)
     if not 0 <= segment < count:
         raise UsageError(f"segment {segment} does not exist: {key} is planned as {count} segments (0-{count - 1})")
-    return map_item(job, store.bucket, ref, job.segment_task(segment))
+    return map_item(job, store.bucket, ref, job.segment_task(segment), shares)
 
 
 def dumps(item: dict[str, Any]) -> str:

@@ -58,6 +58,8 @@ def finish(store: S3Store, job_id: str, memory_mb: int) -> dict[str, Any]:
     mine = usage.record("finish", memory_mb, began, init_s, True, s3_puts=requests + 4,
                         s3_gets=storage.gets + len(records) + 4)  # fmt: skip
     all_records = [r for r in (status.get("prepare"), *records, mine) if r]
+    report["source_reads"] = usage.source_read_report(status.get("prepare"), records, store.source_bytes,
+                                                      job.info.size)  # fmt: skip
     report["cost"] = usage.job_cost(all_records, len(job.tasks()), size, time.time() - job.created,
                                     len(job.audio_plans()))  # fmt: skip
     report_key = contract.report_key(output_key)

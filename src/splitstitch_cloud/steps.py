@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from splitstitch import stages
+from splitstitch import share, stages
 from splitstitch.audio import AudioPlan, AudioResult
 from splitstitch.audio import item_name as audio_item_name
 from splitstitch.codecs import output_format
@@ -29,6 +29,8 @@ from splitstitch.inputs import SNIFF_BYTES, Limits, check_head
 from splitstitch.job import Job
 from splitstitch.plan import Fanout
 from splitstitch.settings import Settings
+from splitstitch.share import Share
+from splitstitch.source import MediaSource
 from splitstitch_cloud import contract, usage
 from splitstitch_cloud.admission import admit, check_decodable
 from splitstitch_cloud.jobs import (
@@ -66,6 +68,8 @@ class Deployment:
     max_source_bytes: int = 100 * 10**9
     scan_parallel: int = 16
     encode_wave_percent: float = 1.0  # template EncodeWavePercent: see Fanout.wave_share
+    prepare_local_bytes: int = 9 << 30  # a source up to this size is read once into prepare's /tmp (10 GB)
+    audio_local_bytes: int = 3 << 30  # and, up to this size, into the audio function's /tmp (4 GB by default)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Deployment:
@@ -77,7 +81,9 @@ class Deployment:
                    int(env.get("ENCODE_TIMEOUT_S", d.encode_timeout_s)),
                    int(env.get("MAX_SOURCE_BYTES", d.max_source_bytes)),
                    int(env.get("SCAN_PARALLEL", d.scan_parallel)),
-                   float(env.get("ENCODE_WAVE_PERCENT", d.encode_wave_percent)))  # fmt: skip
+                   float(env.get("ENCODE_WAVE_PERCENT", d.encode_wave_percent)),
+                   int(env.get("PREPARE_LOCAL_BYTES", d.prepare_local_bytes)),
+                   int(env.get("AUDIO_LOCAL_BYTES", d.audio_local_bytes)))  # fmt: skip
 
     def fanout(self) -> Fanout:
         vcpus = min(self.encode_memory_mb / MB_PER_VCPU, 6.0)
@@ -154,10 +160,14 @@ def source_ref(key: str, version: str | None, size: int) -> dict[str, Any]:
 
 def plan_job(
     store: S3Store, upload: Upload, deployment: Deployment, defaults: str | None = None
-) -> tuple[Job, dict[str, Any]]:
-    """Probe and plan from ranged reads of the upload (its HEAD made once, by `described`, unless it was already);
-    refuses (InputError/UsageError) before reading anything when the upload is empty or over MaxSourceBytes.
-    `defaults`: the template's settings (env DEFAULT_SETTINGS)."""
+) -> tuple[Job, dict[str, Any], list[Share] | None]:
+    """Probe and plan the upload (its HEAD made once, by `described`, unless it was already); refuses
+    (InputError/UsageError) before reading anything when the upload is empty or over MaxSourceBytes.
+    `defaults`: the template's settings (env DEFAULT_SETTINGS).
+
+    A source up to `prepare_local_bytes` is read once, by ranged GETs, into a local file that every probe reads;
+    each segment then gets its share (share.py: the header ranges and its own range), None for containers not
+    handled there. A larger source is probed through a presigned URL, and its encoders read the same way."""
     if upload.size is None:
         upload = described(store, upload)
     assert upload.size is not None
@@ -166,15 +176,26 @@ def plan_job(
     check_head(upload.key, size, b"", limits)  # size only: nothing has been read yet
     settings = job_settings(defaults if defaults is not None else os.environ.get("DEFAULT_SETTINGS"), upload.settings)
     fmt = output_format(settings.codec, Path("output.mp4"))
-    first_bytes = store.get(upload.key, 0, min(SNIFF_BYTES, size), upload.version)
-    source = store.source(upload.key, upload.version, size)
-    with tempfile.TemporaryDirectory() as tmp:  # used only to rebuild a source whose timestamps restart
+    shares = None
+    with tempfile.TemporaryDirectory() as tmp:  # the local copy; a source whose timestamps restart is rebuilt here
+        local = size <= deployment.prepare_local_bytes
+        if local:
+            copy = store.download_source(upload.key, Path(tmp) / "source", size, upload.version)
+            first_bytes = copy.open("rb").read(min(SNIFF_BYTES, size))
+            source = MediaSource("file:" + str(copy), upload.key, size)
+        else:
+            first_bytes = store.get(upload.key, 0, min(SNIFF_BYTES, size), upload.version)
+            source = store.source(upload.key, upload.version, size)
         job = stages.prepare(upload.job, source, settings, fmt, deployment.fanout(), store=S3Storage(store, upload.job),
                              work=Path(tmp), limits=limits, head=first_bytes, scan_parallel=deployment.scan_parallel)  # fmt: skip
-    check_decodable(source, job.info)
+        check_decodable(source, job.info)
+        if local and not job.rebuilt:
+            cuts = [(s.seek_pts, s.start_pts, s.end_pts) for s in job.plan.segments]
+            shares = share.plan_shares_of(job.info.format_name, share.file_reader(copy), size,
+                                          job.info.video_packets, cuts)  # fmt: skip
     if job.rebuilt:  # timestamps restarted: the encoders read the copy rebuilt on one timeline
-        return job, source_ref(contract.work_key(job.id, job.rebuilt), None, job.info.size)  # the copy's probe
-    return job, source_ref(upload.key, upload.version, size)
+        return job, source_ref(contract.work_key(job.id, job.rebuilt), None, job.info.size), None  # the copy's probe
+    return job, source_ref(upload.key, upload.version, size), shares
 
 
 def output_key_of(job: Job, source_key: str) -> str:
@@ -184,9 +205,14 @@ def output_key_of(job: Job, source_key: str) -> str:
     return contract.output_key(source_key, job.id, job.output.extension)
 
 
-def map_item(job: Job, bucket: str, ref: dict[str, Any], task: SegmentTask) -> dict[str, Any]:
-    """One Distributed Map item: everything an encoder needs, nothing it must look up (see events/encode_segment.json)."""
-    return {"job": job.id, "bucket": bucket, "source": ref, "task": task.to_dict()}
+def map_item(job: Job, bucket: str, ref: dict[str, Any], task: SegmentTask,
+             shares: list[Share] | None = None) -> dict[str, Any]:  # fmt: skip
+    """One Distributed Map item: everything an encoder needs, nothing it must look up (see events/encode_segment.json):
+    with `shares`, the byte ranges of the source its segment needs (share.py)."""
+    item = {"job": job.id, "bucket": bucket, "source": ref, "task": task.to_dict()}
+    if shares is not None:
+        item["share"] = shares[task.segment.index].to_dict()
+    return item
 
 
 def prepare(store: S3Store, sfn: Any, upload: Upload, state_machine_arn: str, deployment: Deployment,
@@ -208,18 +234,22 @@ def prepare(store: S3Store, sfn: Any, upload: Upload, state_machine_arn: str, de
     write_status(store, job_id, STARTING, stage="prepare", source_key=upload.key, sequencer=upload.sequencer,
                  attempt=admission.attempt, **fresh)  # fmt: skip
     try:
-        job, ref = plan_job(store, upload, deployment)
+        job, ref, shares = plan_job(store, upload, deployment)
     except SplitstitchError as exc:
         write_status(store, job_id, FAILED, stage="prepare", reason=str(exc))
         return Started(job_id, "failed", reason=str(exc), attempt=admission.attempt)
     store.put_json(contract.job_key(job_id), job.to_dict() | {"source_ref": ref})
-    items = [map_item(job, store.bucket, ref, task) for task in job.tasks()]
+    items = [map_item(job, store.bucket, ref, task, shares) for task in job.tasks()]
     store.put_json(contract.items_key(job_id), items)
-    audio = [
-        {"job": job_id, "bucket": store.bucket, "source": ref, "audio": plan.to_dict()} for plan in job.audio_plans()
+    copied = shares is not None and ref["size"] <= deployment.audio_local_bytes
+    whole = {"share": Share(ref["size"], ((0, ref["size"]),)).to_dict()} if copied else {}
+    audio = [  # audio reads every audio packet, spread over the whole file: a copy of it, read once by ranged GETs
+        {"job": job_id, "bucket": store.bucket, "source": ref, "audio": plan.to_dict()} | whole
+        for plan in job.audio_plans()
     ]
     execution = contract.execution_name(job_id, admission.attempt)
-    record = usage.record("prepare", memory_mb, began, init_s, True, s3_puts=4, s3_gets=4)
+    record = usage.record("prepare", memory_mb, began, init_s, True, s3_puts=4, s3_gets=4,
+                          **usage.source_reads(store.source_bytes, shares is not None))  # fmt: skip
     write_status(store, job_id, STARTING, segments=len(job.plan.segments), plan=job.plan.reason, execution=execution,
                  output_key=output_key_of(job, upload.key), prepare=record)  # fmt: skip
     execution_input = {"job": job_id, "bucket": store.bucket, "items_key": contract.items_key(job_id), "audio": audio}
@@ -236,8 +266,13 @@ def encode_budget(remaining_s: float | None) -> float:
     return remaining_s - min(max(10.0, 0.1 * remaining_s), 0.5 * remaining_s)
 
 
+def reads(store: S3Store | None) -> dict[str, Any]:
+    """An item's reads of the source for its usage record: counted when it read by ranged GETs, else not known."""
+    return usage.source_reads(store.source_bytes, store.source_bytes > 0) if store is not None else {}
+
+
 def _attempt(storage: S3Storage, item: str, function: str, memory_mb: int, remaining_s: float | None,
-             work: Callable[[float], T]) -> T:  # fmt: skip
+             work: Callable[[float], T], store: S3Store | None = None) -> T:  # fmt: skip
     """Run one item's work within the time left; record its usage, and on failure its one-line reason."""
     began, init_s = time.perf_counter(), usage.init_seconds()
     budget = encode_budget(remaining_s)
@@ -252,33 +287,43 @@ def _attempt(storage: S3Storage, item: str, function: str, memory_mb: int, remai
             contract.error_name(item), json.dumps(item_failure(type(error).__name__, str(error))).encode()
         )
         usage.store_record(storage, item, usage.record(function, memory_mb, began, init_s, False, s3_gets=storage.gets,
-                                                       s3_puts=storage.puts))  # fmt: skip
+                                                       s3_puts=storage.puts, **reads(store)))  # fmt: skip
         if error is not exc:
             raise error from None
         raise
     usage.store_record(storage, item, usage.record(function, memory_mb, began, init_s, True, s3_gets=storage.gets,
-                                                   s3_puts=storage.puts))  # fmt: skip
+                                                   s3_puts=storage.puts, **reads(store)))  # fmt: skip
     return result
+
+
+def item_source(store: S3Store, item: dict[str, Any], tmp: Path) -> MediaSource:
+    """What an item's ffmpeg reads: with a share, a sparse local copy of the source holding only the share's
+    ranges (read by ranged GETs, pinned to the ref's version and ETag where it names them); else a presigned URL."""
+    ref, mine = item["source"], Share.from_dict(item.get("share"))
+    if mine is None:
+        return store.source(ref["key"], ref.get("version"), ref["size"])
+    pieces = store.read_ranges(ref["key"], mine.ranges, ref.get("version"), ref.get("etag"))
+    copy = share.lay_out(tmp / ("source" + Path(ref["key"]).suffix.lower()), mine.size, pieces)
+    return MediaSource("file:" + str(copy), ref["key"], mine.size, partial=mine.bytes < mine.size)
 
 
 def encode_segment(store: S3Store, item: dict[str, Any], tmp: Path, memory_mb: int,
                    remaining_s: float | None = None) -> EncodedSegment:  # fmt: skip
     """One Map item: the segment's range read from the upload by a presigned URL, encoded and stored."""
-    ref, task = item["source"], SegmentTask.from_dict(item["task"])
+    task = SegmentTask.from_dict(item["task"])
     storage = S3Storage(store, item["job"])
-    source = store.source(ref["key"], ref.get("version"), ref["size"])
     return _attempt(storage, encode_item_name(task), "encode_segment", memory_mb, remaining_s,
-                    lambda budget: stages.encode_segment(task, source, storage, tmp, timeout=budget))  # fmt: skip
+                    lambda budget: stages.encode_segment(task, item_source(store, item, tmp), storage, tmp,
+                                                         timeout=budget), store)  # fmt: skip
 
 
 def encode_audio(store: S3Store, item: dict[str, Any], tmp: Path, memory_mb: int,
                  remaining_s: float | None = None) -> AudioResult:  # fmt: skip
-    ref, plan = item["source"], AudioPlan.from_dict(item["audio"])
+    plan = AudioPlan.from_dict(item["audio"])
     assert plan is not None
     storage = S3Storage(store, item["job"])
-    source = store.source(ref["key"], ref.get("version"), ref["size"])
     return _attempt(storage, audio_item_name(plan), "encode_audio", memory_mb, remaining_s,
-                    lambda budget: stages.encode_audio(plan, source, storage, tmp))  # fmt: skip
+                    lambda budget: stages.encode_audio(plan, item_source(store, item, tmp), storage, tmp), store)  # fmt: skip
 
 
 def record_failure(store: S3Store, job: str, error: dict[str, Any] | None) -> dict[str, Any]:

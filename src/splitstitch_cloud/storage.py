@@ -14,7 +14,7 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 SINGLE_PUT_BYTES = 5 << 30  # S3's limit for one PUT (and for one CopyObject)
 PRESIGN_SECONDS = 3600  # an encoder reads its range within minutes; the finish reads nothing by URL
+DOWNLOAD_PART = 64 << 20  # one ranged GET of a source that prepare reads whole
 PART_THREADS = 16  # parts built (GETs of their fragments) and uploaded at once by the finish stage
 POOL = Config(max_pool_connections=64, retries={"mode": "standard", "max_attempts": 5})
 # botocore presigns with SigV2 in us-east-1 and us-west-2 unless told: SigV4 for every S3 request and URL
@@ -60,6 +61,7 @@ def client(service: str, endpoint_url: str | None = None, region: str | None = N
 class S3Store:
     bucket: str
     s3: Any
+    source_bytes: int = 0  # bytes of uploads read by `read_range` (the job report's bytes read per stage)
 
     @classmethod
     def from_env(cls, bucket: str | None = None) -> S3Store:
@@ -83,6 +85,31 @@ class S3Store:
         if offset or size is not None:
             extra["Range"] = f"bytes={offset}-{'' if size is None else offset + size - 1}"
         return self.s3.get_object(Bucket=self.bucket, Key=key, **extra)["Body"].read()
+
+    def read_range(self, key: str, start: int, end: int, version: str | None = None, etag: str | None = None) -> bytes:
+        """Bytes [start, end) of an object by one ranged GET, of `version` when given and only while its ETag is
+        `etag` when given (`If-Match`: S3 answers 412 once the object has changed); counted in `source_bytes`."""
+        extra: dict[str, str] = {"Range": f"bytes={start}-{end - 1}"}
+        if version:
+            extra["VersionId"] = version
+        if etag:
+            extra["IfMatch"] = etag if etag.startswith('"') else f'"{etag}"'
+        data = self.s3.get_object(Bucket=self.bucket, Key=key, **extra)["Body"].read()
+        self.source_bytes += len(data)
+        return data
+
+    def read_ranges(self, key: str, ranges: Sequence[tuple[int, int]], version: str | None = None,
+                    etag: str | None = None) -> list[tuple[int, bytes]]:  # fmt: skip
+        """(offset, bytes) of each [start, end) range, one ranged GET each (see `read_range`), in this thread."""
+        return [(a, self.read_range(key, a, b, version, etag)) for a, b in ranges]
+
+    def download_source(self, key: str, path: Path, size: int, version: str | None = None,
+                        etag: str | None = None) -> Path:  # fmt: skip
+        """The whole object into `path`, read once in ranges of `DOWNLOAD_PART` (counted in `source_bytes`)."""
+        with path.open("wb") as fh:
+            for start in range(0, size, DOWNLOAD_PART):
+                fh.write(self.read_range(key, start, min(size, start + DOWNLOAD_PART), version, etag))
+        return path
 
     def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
         self.s3.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType=content_type)

@@ -48,6 +48,29 @@ def record(function: str, memory_mb: int, began: float, init_s: float, ok: bool,
             "init_s": init_s, "arch": arch(), "ok": ok, **counts}  # fmt: skip
 
 
+def source_reads(read: int, counted: bool) -> dict[str, Any]:
+    """Bytes of the source an invocation read by ranged GETs (`source_bytes`); None when ffmpeg read it through a
+    presigned URL, which this process cannot count."""
+    return {"source_bytes": read if counted else None}
+
+
+STAGE_FUNCTIONS = {"prepare": "prepare", "encode": "encode_segment", "audio": "encode_audio"}
+
+
+def source_read_report(prepare: dict[str, Any] | None, records: list[dict[str, Any]], finish_bytes: int,
+                       source_size: int) -> dict[str, Any]:  # fmt: skip
+    """Bytes of the source each stage read (every attempt, failed ones too), and as a multiple of the source;
+    a stage any of whose invocations read through a presigned URL is None (not counted)."""
+    stages: dict[str, int | None] = {}
+    for stage, function in STAGE_FUNCTIONS.items():
+        mine = [prepare] if stage == "prepare" else [r for r in records if r.get("function") == function]
+        counts = [r.get("source_bytes") for r in mine if r]
+        stages[stage] = sum(counts) if counts and None not in counts else (0 if not counts else None)  # type: ignore[arg-type]
+    stages["finish"] = finish_bytes
+    ratios = {k: round(v / source_size, 4) if v is not None and source_size else None for k, v in stages.items()}
+    return {"source_bytes": source_size, "bytes": stages, "times_source": ratios}
+
+
 def store_record(storage: Any, item: str, data: dict[str, Any]) -> None:
     """Put one invocation's record (counting its own PUT) under work/<job>/usage/."""
     data = data | {"s3_puts": int(data.get("s3_puts", 0)) + 1}

@@ -23,6 +23,26 @@ from tests.cloud.support import segment_index
 from tests.probe import ffprobe
 
 TAG = "x-splitstitch-requester"
+HEADER_ENVIRON = "HTTP_X_SPLITSTITCH_REQUESTER"  # the same, as a header of the storage module's ranged GETs
+
+
+def tag_ranged_reads(log: RangeLog, monkeypatch: Any) -> None:
+    """Ranged GETs of the storage module carry the invoking thread's requester as a header (S3 ignores it)."""
+    original = S3Store.read_range
+
+    def add(request: Any, **_: Any) -> None:
+        if getattr(log.local, "ranged", False):  # only the GETs of `read_range`, not every GET of the client
+            request.headers[TAG] = getattr(log.local, "requester", "client")
+
+    def read_range(store: S3Store, *args: Any, **kwargs: Any) -> bytes:
+        store.s3.meta.events.register_first("before-send.s3.GetObject", add, unique_id="splitstitch-requester")
+        log.local.ranged = True
+        try:
+            return original(store, *args, **kwargs)
+        finally:
+            log.local.ranged = False
+
+    monkeypatch.setattr(S3Store, "read_range", read_range)
 
 
 @dataclass
@@ -45,9 +65,10 @@ class RangeLog:
 
     def on_request(self, environ: dict[str, Any], status: str, sent: int) -> None:
         query = parse_qs(environ.get("QUERY_STRING", ""))
-        if environ.get("REQUEST_METHOD") == "GET" and TAG in query:
+        who = query[TAG][0] if TAG in query else environ.get(HEADER_ENVIRON)
+        if environ.get("REQUEST_METHOD") == "GET" and who:
             with self.lock:
-                self.reads.append(Read(query[TAG][0], environ.get("PATH_INFO", ""), environ.get("HTTP_RANGE"), sent))
+                self.reads.append(Read(who, environ.get("PATH_INFO", ""), environ.get("HTTP_RANGE"), sent))
 
     def by_requester(self) -> dict[str, int]:
         total: dict[str, int] = defaultdict(int)
@@ -65,6 +86,7 @@ class RangeLog:
             return MediaSource.remote(f"{made.url}&{TAG}={who}", made.name, made.size)
 
         monkeypatch.setattr(S3Store, "source", source)
+        tag_ranged_reads(self, monkeypatch)
 
         def hook(spec: Any, event: Any) -> None:
             log.note_invocation(spec, event)

@@ -19,13 +19,11 @@ import pytest
 from splitstitch import share
 from splitstitch.ffmpeg import run_ffmpeg
 from splitstitch_cloud import contract
-from splitstitch_cloud.storage import S3Store
 from tests.cloud.media import fat_source
-from tests.cloud.ranges import TAG, RangeLog
+from tests.cloud.ranges import HEADER_ENVIRON, TAG, RangeLog
 from tests.cloud.support import Stack, served_stack, upload
 
 pytestmark = pytest.mark.slow
-HEADER = "x-splitstitch-requester"
 SECONDS = 32  # one-second GOPs: 32 segments of 1 s under a MaxConcurrency of 40
 
 
@@ -41,26 +39,12 @@ class SourceReads:
         if environ.get("REQUEST_METHOD") != "GET" or not unquote(environ.get("PATH_INFO", "")).endswith(self.path):
             return
         query = parse_qs(environ.get("QUERY_STRING", ""))
-        who = query[TAG][0] if TAG in query else environ.get("HTTP_X_SPLITSTITCH_REQUESTER", "unknown")
+        who = query[TAG][0] if TAG in query else environ.get(HEADER_ENVIRON, "unknown")
         with self.lock:
             self.sent[who] += sent
 
     def stage(self, function: str) -> int:
         return sum(n for who, n in self.sent.items() if who.split(":")[0] == function)
-
-
-def tag_ranged_reads(log: RangeLog, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Ranged GETs of the storage module carry the invoking thread's requester as a header (S3 ignores it)."""
-    original = S3Store.read_range
-
-    def read_range(store: S3Store, *args: Any, **kwargs: Any) -> bytes:
-        def add(request: Any, **_: Any) -> None:
-            request.headers[HEADER] = getattr(log.local, "requester", "client")
-
-        store.s3.meta.events.register_first("before-send.s3.GetObject", add, unique_id="splitstitch-requester")
-        return original(store, *args, **kwargs)
-
-    monkeypatch.setattr(S3Store, "read_range", read_range)
 
 
 @pytest.fixture(scope="module")
@@ -75,9 +59,7 @@ def sources(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 @pytest.fixture
 def counted(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Stack, RangeLog]]:
     with served_stack({"Preset": "ultrafast", "MaxConcurrency": 40, "RetryIntervalSeconds": 1}) as stack:
-        log = RangeLog().install(stack, monkeypatch)
-        tag_ranged_reads(log, monkeypatch)
-        yield stack, log
+        yield stack, RangeLog().install(stack, monkeypatch)
 
 
 def run_job(stack: Stack, source: Path, key: str) -> tuple[SourceReads, dict[str, Any]]:

@@ -28,8 +28,7 @@ def lambda_handler(event: S3Event, context: LambdaContext) -> dict:
         upload = identified(store, upload)  # one HEAD: the settings metadata names the job too
         logger.append_keys(job=upload.job, key=upload.key)  # before any work: every line of this upload carries it
         started = prepare(store, client("stepfunctions"), upload, os.environ["STATE_MACHINE_ARN"],
-                          Deployment.from_env(), context.memory_limit_in_mb,
-                          context.get_remaining_time_in_millis() / 1000)  # fmt: skip
+                          Deployment.from_env(), context.memory_limit_in_mb)  # fmt: skip
         logger.info(
             "upload handled", extra={"state": started.state, "attempt": started.attempt, "reason": started.reason}
         )

@@ -1,13 +1,10 @@
-"""Record failure: jobs/<job>.json failed with its first real reason. Its callers: the state machine's Catch
-({"job", "error"}); a Map item's Catch ({"job", "task" or "audio", "error"}: the item's reason, when its handler
-was killed before writing one); the prepare function's on-failure destination (a prepare that died: its job
-fails with what happened); and the EventBridge rule for executions that FAILED, TIMED_OUT or were ABORTED (a
-job still marked running then; one that already ended is left alone)."""
+"""Record failure: jobs/<job>.json failed with its first real reason. Two callers: the state machine's Catch
+({"job", "error"}), and the EventBridge rule for executions that FAILED, TIMED_OUT or were ABORTED (a job
+still marked running then; one that already ended is left alone)."""
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from splitstitch_cloud.failures import is_destination_record, prepare_died, record_item_failure
 from splitstitch_cloud.observability import powertools
 from splitstitch_cloud.steps import execution_ended, record_failure
 from splitstitch_cloud.storage import S3Store
@@ -19,15 +16,6 @@ logger, tracer, metrics = powertools()
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    if is_destination_record(event):
-        for status in prepare_died(S3Store.from_env(), event):
-            metrics.add_metric(name="JobsFailed", unit=MetricUnit.Count, value=1)
-            logger.warning("prepare died", extra={"job": status["job"], "reason": status["reason"]})
-        return {"job": None, "state": "failed", "reason": None}
-    if "task" in event or "audio" in event:
-        reason = record_item_failure(S3Store.from_env(), event)
-        logger.warning("item failed", extra={"job": event["job"], "reason": reason})
-        return {"job": event["job"], "state": None, "reason": reason}
     if event.get("detail-type") == "Step Functions Execution Status Change":
         logger.append_keys(execution=event["detail"]["name"])
         status = execution_ended(S3Store.from_env(), event)

@@ -178,10 +178,9 @@ def _read_all(stream: IO[bytes], into: list[bytes]) -> None:
     into.append(stream.read())
 
 
-def _stream(argv: list[str], timeout: float, consume: Callable[[Iterator[str]], None]) -> Completed:
-    """Like `_run`, handing stdout's lines to `consume` as they come: stderr is drained by a thread (kept for
-    `ToolError`) and a timer kills the process at the deadline. If `consume` raises, the process is killed
-    and the error propagates (a reader that has seen enough stops it early)."""
+def _run_with_progress(argv: list[str], timeout: float, on_progress: OnProgress) -> Completed:
+    """Like `_run`, reading stdout as it comes: stderr is drained by a thread (kept for `ToolError`) and a
+    timer kills ffmpeg at the deadline. If `on_progress` raises, ffmpeg is killed and the error propagates."""
     log.debug("run %s", [redact_urls(arg) for arg in argv])
     proc = _children.start(argv, subprocess.PIPE)
     assert proc.stdout is not None and proc.stderr is not None
@@ -198,7 +197,9 @@ def _stream(argv: list[str], timeout: float, consume: Callable[[Iterator[str]], 
     drain.start()
     timer.start()
     try:
-        consume(iter(lines))
+        for block in parse_progress(lines):
+            if block.seconds is not None:
+                on_progress(block.seconds)
         returncode = proc.wait()
     finally:
         timer.cancel()
@@ -212,18 +213,7 @@ def _stream(argv: list[str], timeout: float, consume: Callable[[Iterator[str]], 
         raise ToolError(argv, None, stderr[-STDERR_TAIL_CHARS:], timed_out=True)
     if returncode != 0:
         raise ToolError(argv, returncode, stderr[-STDERR_TAIL_CHARS:])
-    return Completed(argv, "", stderr)  # stdout went to `consume`
-
-
-def _run_with_progress(argv: list[str], timeout: float, on_progress: OnProgress) -> Completed:
-    """`_stream` of ffmpeg's `-progress` blocks: `on_progress` is called with each block's media seconds."""
-
-    def consume(lines: Iterator[str]) -> None:
-        for block in parse_progress(lines):
-            if block.seconds is not None:
-                on_progress(block.seconds)
-
-    return _stream(argv, timeout, consume)
+    return Completed(argv, "", stderr)  # stdout carried the progress stream
 
 
 def run_ffmpeg(
@@ -245,19 +235,6 @@ def run_ffmpeg(
 
 def run_ffprobe(args: list[str], *, timeout: float = DEFAULT_TIMEOUT_S) -> Completed:
     return _run(ffprobe_argv(args), timeout)
-
-
-def run_ffprobe_lines(
-    args: list[str], on_line: Callable[[str], None], *, timeout: float = DEFAULT_TIMEOUT_S
-) -> Completed:
-    """ffprobe whose stdout is parsed line by line as it comes, never held whole; `on_line` may raise to stop
-    ffprobe early (e.g. at a limit). `Completed.stdout` is then empty."""
-
-    def consume(lines: Iterator[str]) -> None:
-        for line in lines:
-            on_line(line)
-
-    return _stream(ffprobe_argv(args), timeout, consume)
 
 
 def ffprobe_json(args: list[str], *, timeout: float = DEFAULT_TIMEOUT_S) -> dict[str, Any]:

@@ -92,20 +92,12 @@ def _safe_cut_flags(pts: list[int], keyframe: list[bool]) -> list[bool]:
 def packet_rows(text: str) -> dict[int, list[PacketRow]]:
     """ffprobe `-of compact=p=0` packet lines (`key=value|...`, any order), grouped by stream, in file order."""
     rows: dict[int, list[PacketRow]] = {}
-    for line in text.splitlines():
-        parsed = packet_row(line)
-        if parsed is not None:
-            rows.setdefault(parsed[0], []).append(parsed[1])
+    for fields in compact_records(text):
+        index = fields.get("stream_index", "")
+        if index.isdigit():
+            row = PacketRow(*(fields.get(k, "N/A") for k in PacketRow._fields))
+            rows.setdefault(int(index), []).append(row)
     return rows
-
-
-def packet_row(line: str) -> tuple[int, PacketRow] | None:
-    """One packet line (its stream index and row), or None for a line that is not one."""
-    (fields,) = compact_records(line) or ({},)
-    index = fields.get("stream_index", "")
-    if not index.isdigit():
-        return None
-    return int(index), PacketRow(*(fields.get(k, "N/A") for k in PacketRow._fields))
 
 
 def data_end_of(rows: dict[int, list[PacketRow]]) -> int:

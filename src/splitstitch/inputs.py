@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import codecs
 import logging
-import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from splitstitch.errors import InputError, ToolError
 from splitstitch.ffmpeg import run_ffmpeg
 from splitstitch.media import MediaInfo, probe_frames, probe_streams
-from splitstitch.scan import PacketLimit
 from splitstitch.source import MediaSource
 from splitstitch.timeline import FALLBACK_REMUX, rebuild_args
 
@@ -51,17 +49,6 @@ class Limits:
     max_pixels: int = 7680 * 4320
     max_duration_s: float = 12 * 3600
     max_bytes: int = 100 * 10**9
-    max_frames: int = 1_000_000  # what a prepare indexes in memory: ~9 h at 30 fps (a packet costs ~0.5 KB)
-    max_frame_rate: float = 240.0
-
-    def packet_limit(self, video_index: int) -> PacketLimit:
-        """Where the packet scan stops: the frame limit, and four packets of any stream per frame allowed."""
-        return PacketLimit(video_index, self.max_frames, 4 * self.max_frames)
-
-
-def seconds_left(deadline: float | None, default: float) -> float:
-    """A subprocess's timeout: `default`, or less when a deadline (time.monotonic()) comes sooner."""
-    return default if deadline is None else max(1.0, min(default, deadline - time.monotonic()))
 
 
 def sniff(head: bytes) -> str | None:
@@ -132,14 +119,6 @@ def check_streams(info: MediaInfo, limits: Limits) -> None:
         )
     if video.width * video.height > limits.max_pixels:
         raise InputError(name, f"{video.width}x{video.height} has more than {limits.max_pixels} pixels per frame")
-    rate = video.frame_rate
-    if rate is not None and rate > limits.max_frame_rate:
-        raise InputError(
-            name, f"its frame rate of {float(rate):.0f} fps is over the limit of {limits.max_frame_rate:.0f}"
-        )
-    if video.declared_frames is not None and video.declared_frames > limits.max_frames:
-        raise InputError(name, f"its index lists {video.declared_frames} video frames, over the limit of "
-                               f"{limits.max_frames}")  # fmt: skip
     if info.duration is not None and info.duration > limits.max_duration_s:
         raise InputError(name, f"its header gives a duration of {info.duration:.0f} s, over the limit of "
                                f"{limits.max_duration_s:.0f} s")  # fmt: skip
@@ -170,11 +149,6 @@ def check_frames(info: MediaInfo, limits: Limits) -> None:
         # decoder counts skip discarded frames; an AVI's trailing empty entries are dropped frames (RIFF checked)
         raise InputError(name, f"truncated: {frames.count} of the {declared} video frames its index lists are present")
     seconds = info.video_seconds()
-    if frames.count > limits.max_frames:
-        raise InputError(name, f"has {frames.count} video frames, over the limit of {limits.max_frames}")
-    if seconds > 0 and frames.count / seconds > limits.max_frame_rate * 1.01:
-        raise InputError(name, f"has {frames.count} frames in {seconds:.3f} s ({frames.count / seconds:.0f} fps), over "
-                               f"the limit of {limits.max_frame_rate:.0f} fps")  # fmt: skip
     if seconds > limits.max_duration_s:
         raise InputError(name, f"duration {seconds:.0f} s is over the limit of {limits.max_duration_s:.0f} s")
 
@@ -187,7 +161,7 @@ def ffprobe_said(exc: ToolError, source: MediaSource) -> str:
 
 
 def rebuild_timeline(
-    info: MediaInfo, source: MediaSource, work: Path, limits: Limits | None = None, deadline: float | None = None
+    info: MediaInfo, source: MediaSource, work: Path, limits: Limits | None = None
 ) -> tuple[MediaInfo, Path | None]:
     """A source whose timestamps restart or jump mid-file is stream-copied into `work` with one rebuilt
     timeline (`timeline.rebuild_args`); returns the rebuilt file's probe and the file, which the encoders
@@ -203,10 +177,9 @@ def rebuild_timeline(
     for muxer, extension in remuxes:
         out = work / f"timeline{extension}"
         try:
-            run_ffmpeg(rebuild_args(rebuild, source, out, muxer), timeout=seconds_left(deadline, 3600.0))
+            run_ffmpeg(rebuild_args(rebuild, source, out, muxer))
             copy = MediaSource.local(out)
-            streams = probe_streams(copy, timeout=seconds_left(deadline, 120.0))
-            rebuilt = probe_frames(streams, copy.pinned(streams.format_name), seconds_left(deadline, 1800.0))
+            rebuilt = probe_frames(probe_streams(copy), copy)
             break
         except ToolError as exc:
             failure = exc
@@ -237,24 +210,18 @@ def rebuild_timeline(
 
 
 def open_source(
-    source: MediaSource, limits: Limits | None = None, head: bytes | None = None, parallel: int = 1,
-    deadline: float | None = None,
-) -> MediaInfo:  # fmt: skip
+    source: MediaSource, limits: Limits | None = None, head: bytes | None = None, parallel: int = 1
+) -> MediaInfo:
     """Validate and probe a source; every refusal is an `InputError` with one line. A remote source's
-    first bytes come as `head` (the caller fetched them); `parallel` scans a remote source in intervals;
-    every ffprobe is stopped by `deadline` (time.monotonic()) at the latest."""
+    first bytes come as `head` (the caller fetched them); `parallel` scans a remote source in intervals."""
     limits = limits or Limits()
     if head is None:
         head = check_file(source.path, limits)
     check_head(source.name, source.size, head, limits)
     try:
-        info = probe_streams(source, timeout=seconds_left(deadline, 120.0))
+        info = probe_streams(source)
         check_streams(info, limits)
-        assert info.video is not None
-        pinned = source.pinned(info.format_name)  # from here on, read by the demuxer just found only
-        info = probe_frames(
-            info, pinned, seconds_left(deadline, 1800.0), parallel, limits.packet_limit(info.video.index)
-        )
+        info = probe_frames(info, source, parallel=parallel)
     except ToolError as exc:
         if exc.timed_out:
             raise

@@ -26,7 +26,7 @@ from splitstitch.frames import (
     parse_packets,
     stream_runs,
 )
-from splitstitch.scan import PacketLimit, scan_packets
+from splitstitch.scan import scan_packets
 from splitstitch.source import MediaSource
 from splitstitch.timeline import Rebuild, decoded_rebuild, is_raw_video, plan_rebuild
 
@@ -245,19 +245,18 @@ def probe_streams(source: MediaSource, timeout: float = 120.0) -> MediaInfo:
     return parse_streams(source.name, source.size, data)
 
 
-def probe_frames(info: MediaInfo, source: MediaSource, timeout: float = 1800.0, parallel: int = 1,
-                 limit: PacketLimit | None = None) -> MediaInfo:  # fmt: skip
+def probe_frames(info: MediaInfo, source: MediaSource, timeout: float = 1800.0, parallel: int = 1) -> MediaInfo:
     """Add the frame index (from packets; from the decoder when packets lack timestamps) and audio extents.
 
-    `parallel` > 1 scans a remote source in that many overlapping intervals at once (see scan.py); past
-    `limit` the scan stops with an InputError. When timestamps restart or jump mid-file, or a raw elementary
-    stream has none, the index is left out and `rebuild` says how to make one timeline;
+    `parallel` > 1 scans a remote source in that many overlapping intervals at once (see scan.py). When
+    timestamps restart or jump mid-file, or a raw elementary stream has none, the index is left out and
+    `rebuild` says how to make one timeline;
     when the video cannot be indexed `index_problem` says why.
     """
     video = info.video
     assert video is not None
     streams = [video.index, *(a.index for a in info.audio)]
-    rows, errors = scan_packets(source, streams, timeout, parallel if source.is_remote else 1, info.duration, limit)
+    rows, errors = scan_packets(source, streams, timeout, parallel if source.is_remote else 1, info.duration)
     frames: FrameIndex | None = None
     rebuild, problem = None, ""
     try:

@@ -183,7 +183,7 @@ def transcode(
             store = LocalStorage(work / "store")
             job = stages.prepare(uuid.uuid4().hex[:12], media, settings, fmt, local_fanout(workers), store=store,
                                  work=work, limits=limits, head=head)  # fmt: skip
-            media = (store.media(job.rebuilt) if job.rebuilt else media).pinned(job.info.format_name)  # its demuxer
+            media = store.media(job.rebuilt) if job.rebuilt else media
         seconds = {s.index: s.duration_seconds for s in job.plan.segments}
         parts = {task_key(t): seconds[t.segment.index] for t in job.tasks()}
         progress.stage("encode", parts, tuple(audio_key(p) for p in job.audio_plans()))

@@ -50,8 +50,6 @@ class Fanout:
     budget_seconds: float = 3600.0  # one segment's estimated encode time must stay under this
     wave_share: float = 0.0  # an encode wave may last this share of the source's duration (0: always fill)
     spare_cores_to_encoders: bool = False  # local: fewer segments than encoders get more threads each
-    max_segments: int = 0  # > 0 (the cloud): a hard cap on segments, and segments of >= min_seconds, whatever
-    #                        the settings ask (an upload's metadata must not plan 999 segments of a tiny file)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -133,11 +131,6 @@ def target_seconds(info: MediaInfo, settings: Settings, fanout: Fanout) -> tuple
     budget_cap = fanout.budget_seconds / per_second if per_second > 0 else math.inf
     if settings.segment_seconds is not None:
         chosen, why = settings.segment_seconds, "as asked"
-        if fanout.max_segments and chosen < fanout.min_seconds:
-            chosen, why = (
-                fanout.min_seconds,
-                f"{settings.segment_seconds:g} s asked, raised to the {fanout.min_seconds:g} s minimum",
-            )
     else:
         wanted = seconds / max(1.0, fanout.concurrency * fanout.segments_per_encoder)
         chosen = min(max(wanted, fanout.min_seconds), fanout.max_seconds)
@@ -233,15 +226,9 @@ def plan_segments(info: MediaInfo, settings: Settings, fanout: Fanout) -> Plan:
     policy = seek_policy(info)
     starts = _cuts(info, seconds, settings.streaming is not None)
     limit = math.ceil(fanout.concurrency * fanout.segments_per_encoder)
-    if settings.segment_seconds is not None:  # a length asked for is kept, unless a hard cap applies
-        limit = fanout.max_segments or len(starts)
-    elif fanout.max_segments:
-        limit = min(limit, fanout.max_segments)
-    for _ in range(20 if fanout.max_segments else 3):  # snapped cuts can add a segment or two: never more than planned
-        if len(starts) <= limit:
+    for _ in range(3):  # cuts that snap to keyframes can add a segment or two: never a wave more than planned
+        if settings.segment_seconds is not None or len(starts) <= limit:
             break
-        if settings.segment_seconds is not None and "capped" not in why:
-            why += f", lengthened to stay within {limit} segments"
         seconds *= len(starts) / limit * 1.001
         starts = _cuts(info, seconds, settings.streaming is not None)
     ends = [*starts[1:], frames.count]

@@ -9,13 +9,10 @@ and a gap between two intervals' byte ranges is an error rather than a silently 
 
 from __future__ import annotations
 
-import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 
-from splitstitch.errors import InputError
-from splitstitch.ffmpeg import run_ffprobe_lines
-from splitstitch.frames import PacketRow, packet_row
+from splitstitch.ffmpeg import run_ffprobe
+from splitstitch.frames import PacketRow, packet_rows
 from splitstitch.source import MediaSource
 
 PACKET_ENTRIES = "packet=stream_index,pts,dts,duration,flags,pos,size"
@@ -25,28 +22,6 @@ MIN_INTERVAL_S = 30.0  # shorter sources are scanned in one pass
 
 class ScanGapError(RuntimeError):
     """Two parallel scan intervals did not overlap in the file: packets between them may be missing."""
-
-
-@dataclass
-class PacketLimit:
-    """Stops every interval's ffprobe once the scans together have seen more than `frames` packets of the video
-    stream (or `packets` of all streams): what a prepare can hold in memory, whatever the file declares."""
-
-    video_index: int
-    frames: int
-    packets: int
-    seen_frames: int = 0
-    seen_packets: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def count(self, name: str, stream: int) -> None:
-        with self.lock:
-            self.seen_packets += 1
-            self.seen_frames += stream == self.video_index
-            if self.seen_frames > self.frames:
-                raise InputError(name, f"has more than {self.frames} video frames, over the limit (scan stopped)")
-            if self.seen_packets > self.packets:
-                raise InputError(name, f"has more than {self.packets} packets, over the limit (scan stopped)")
 
 
 def scan_args(source: MediaSource, start: float | None = None, end: float | None = None) -> list[str]:
@@ -91,25 +66,14 @@ def merge(scans: list[dict[int, list[PacketRow]]]) -> dict[int, list[PacketRow]]
 
 
 def scan_packets(
-    source: MediaSource, streams: list[int], timeout: float, parallel: int = 1, duration: float | None = None,
-    limit: PacketLimit | None = None,
-) -> tuple[dict[int, list[PacketRow]], str]:  # fmt: skip
-    """Every packet of `streams` (pts, dts, duration, flags, pos, size) and what ffprobe complained about.
-    ffprobe's output is parsed as it comes; past `limit`, every scan is stopped and InputError raised."""
+    source: MediaSource, streams: list[int], timeout: float, parallel: int = 1, duration: float | None = None
+) -> tuple[dict[int, list[PacketRow]], str]:
+    """Every packet of `streams` (pts, dts, duration, flags, pos, size) and what ffprobe complained about."""
     spans = intervals(duration, parallel)
 
     def one(span: tuple[float | None, float | None]) -> tuple[dict[int, list[PacketRow]], str]:
-        rows: dict[int, list[PacketRow]] = {}
-
-        def take(line: str) -> None:
-            parsed = packet_row(line)
-            if parsed is not None:
-                if limit is not None:
-                    limit.count(source.name, parsed[0])
-                rows.setdefault(parsed[0], []).append(parsed[1])
-
-        done = run_ffprobe_lines(scan_args(source, *span), take, timeout=timeout)
-        return rows, done.stderr.strip()
+        done = run_ffprobe(scan_args(source, *span), timeout=timeout)
+        return packet_rows(done.stdout), done.stderr.strip()
 
     with ThreadPoolExecutor(max_workers=len(spans)) as pool:
         results = list(pool.map(one, spans))

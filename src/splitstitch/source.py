@@ -5,17 +5,12 @@ A local file opens as `file:<absolute path>` with `-protocol_whitelist file`. A 
 its own scheme's protocols (`https,tls,tcp`; `http,tcp` for a local endpoint such as the moto server of the
 tests), verifies TLS against the system CA bundle where one exists, and reads in bounded HTTP ranges
 (`-request_size`), so an encoder fetches its part of the file, not everything after it.
-
-Once probed, a source is `pinned` to the demuxer ffprobe found (`-f NAME -format_whitelist NAMES`): every later
-ffmpeg/ffprobe reads it with that demuxer only, so bytes swapped in after the probe (an HLS playlist, an
-ffconcat script) are never demuxed as something that opens other files or URLs. A remote source may also carry
-request headers (`If-Match: <ETag>`: S3 answers 412 when the object is no longer the one that was planned).
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -46,8 +41,6 @@ class MediaSource:
     url: str  # "file:/abs/path" or the http(s) URL
     name: str  # what messages and reports call it (the user's path, or the S3 key)
     size: int
-    demuxer: str | None = None  # the probed format name ("mov,mp4,m4a,3gp,3g2,mj2"): read with it only
-    headers: tuple[tuple[str, str], ...] = ()  # HTTP request headers of a remote source (If-Match)
 
     @classmethod
     def local(cls, path: str | os.PathLike[str]) -> MediaSource:
@@ -55,17 +48,10 @@ class MediaSource:
         return cls("file:" + os.path.abspath(path), str(path), path.stat().st_size)
 
     @classmethod
-    def remote(cls, url: str, name: str, size: int, headers: tuple[tuple[str, str], ...] = (),
-               demuxer: str | None = None) -> MediaSource:  # fmt: skip
+    def remote(cls, url: str, name: str, size: int) -> MediaSource:
         if urlsplit(url).scheme not in ("http", "https"):
             raise ValueError(f"not an http(s) URL: {url[:40]}")
-        return cls(url, name, size, demuxer, headers)
-
-    def pinned(self, format_name: str) -> MediaSource:
-        """This source read only by the demuxer ffprobe named (`format_name` as it reports it)."""
-        if not format_name or not all(part.replace("_", "").isalnum() for part in format_name.split(",")):
-            raise ValueError(f"not a demuxer name: {format_name!r}")
-        return replace(self, demuxer=format_name)
+        return cls(url, name, size)
 
     @property
     def scheme(self) -> str:
@@ -88,16 +74,11 @@ class MediaSource:
 
     def input_options(self) -> dict[str, str | int | None]:
         """Protocol options for ffmpeg's/ffprobe's `-i` of this source."""
-        options: dict[str, str | int | None] = {}
-        if self.demuxer:  # -f takes one of the demuxer's names; the whitelist takes them all
-            options |= {"f": self.demuxer.split(",")[0], "format_whitelist": self.demuxer}
-        options |= {"protocol_whitelist": PROTOCOLS[self.scheme]}
+        options: dict[str, str | int | None] = {"protocol_whitelist": PROTOCOLS[self.scheme]}
         if self.is_remote:
             options |= {"request_size": REQUEST_BYTES, "initial_request_size": INITIAL_REQUEST_BYTES}
         if self.scheme == "https":
             options |= {"tls_verify": 1, "ca_file": ca_file()}
-        if self.is_remote and self.headers:
-            options |= {"headers": "".join(f"{name}: {value}\r\n" for name, value in self.headers)}
         return options
 
     def input_args(self) -> list[str]:

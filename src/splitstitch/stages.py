@@ -53,14 +53,12 @@ REBUILT = "source/timeline"  # + the copy's extension: a source whose timestamps
 def prepare(
     job_id: str, source: MediaSource, settings: Settings, output: OutputFormat, fanout: Fanout, *,
     store: Storage, work: Path, limits: Limits | None = None, head: bytes | None = None, scan_parallel: int = 1,
-    deadline: float | None = None,
 ) -> Job:  # fmt: skip
     """Probe and plan; nothing is copied, except a source whose timestamps restart or jump, which is
-    rebuilt on one timeline into `store` for the encoders. Raises InputError for a source to refuse.
-    `deadline` (time.monotonic()): no ffmpeg/ffprobe runs past it (a ToolError that timed out)."""
-    info = open_source(source, limits, head, scan_parallel, deadline)
+    rebuilt on one timeline into `store` for the encoders. Raises InputError for a source to refuse."""
+    info = open_source(source, limits, head, scan_parallel)
     check_depth(settings, info)
-    info, copy = rebuild_timeline(info, source.pinned(info.format_name), work, limits, deadline)
+    info, copy = rebuild_timeline(info, source, work, limits)
     rebuilt = None
     if copy is not None:
         rebuilt = REBUILT + copy.suffix

@@ -258,7 +258,7 @@ def build(measured: list[Any], opts: Options, args: argparse.Namespace, before: 
                                                     "cpu_quotas": cgroup.unavailable() or "cgroup v1"},
         "stack": {"template": deployed.template, "max_concurrency": deployed.max_concurrency,
                   "memory_mb": {k: f.memory_mb for k, f in deployed.functions.items()},
-                  "deployment": dataclasses.asdict(deployed.deployment), "transitions": vars(deployed.transitions),
+                  "deployment": vars(deployed.deployment), "transitions": vars(deployed.transitions),
                   "segment_retries": deployed.segment_retries, "encode_timeout_s": deployed.encode_timeout_s},
         "assumptions": {k: v.to_dict() for k, v in CASES.items()},
         "fits": {f"{k[0]}:{k[1]}" if k[1] else k[0]: f.to_dict() for k, f in fits.items()},

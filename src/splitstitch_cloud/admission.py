@@ -2,7 +2,7 @@
 source's video at all (a deployment whose ffmpeg lacks a decoder, say AV1 without dav1d, refuses at prepare).
 
 S3 may deliver an event more than once, Lambda retries a failed asynchronous invocation, and users upload the
-same file again after a failure. The job is the object (key + ETag + settings); the event's `sequencer` tells a
+same file again after a failure. The job is the object (key + version/ETag); the event's `sequencer` tells a
 repeated delivery of one PUT from a new PUT of the same bytes:
 - no status yet: attempt 1;
 - starting, same event: the retry of a prepare that failed after writing its status -> carry on (same attempt);

@@ -33,9 +33,9 @@ def job_name(key: str, etag_or_version: str, settings: str | None = None) -> str
 
 
 def job_of_head(key: str, head: dict[str, Any]) -> str:
-    """The job of the object whose HeadObject answer is `head` (its key, ETag and settings: the version it was
-    read from is pinned by each attempt, not part of the name)."""
-    return job_name(key, head["ETag"].strip('"'), head.get("Metadata", {}).get(SETTINGS_METADATA))
+    """The job of the object whose HeadObject answer is `head`."""
+    etag_or_version = head.get("VersionId") or head["ETag"].strip('"')
+    return job_name(key, etag_or_version, head.get("Metadata", {}).get(SETTINGS_METADATA))
 
 
 def execution_name(job: str, attempt: int) -> str:

@@ -1,7 +1,6 @@
 """Job status documents in jobs/<job>.json: merged updates, never deleted by the pipeline.
 
-A job is one uploaded object (its key, ETag and settings; each attempt reads the version its event named).
-Its attempts run as executions `<job>`, `<job>-2`...;
+A job is one uploaded object (its key and version/ETag). Its attempts run as executions `<job>`, `<job>-2`...;
 `state` is starting (prepare is planning it) -> running -> succeeded | failed, `stage` says where it is.
 """
 

@@ -48,7 +48,7 @@ def open_store(
 
 
 def job_of_key(store: S3Store, key: str) -> str:
-    """The job of the object now at `key` (its ETag and settings name it)."""
+    """The job of the object now at `key` (its version or ETag names it)."""
     return upload_of_key(store, key)[0]
 
 

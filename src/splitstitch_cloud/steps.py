@@ -14,8 +14,8 @@ import os
 import tempfile
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 from splitstitch import stages
@@ -25,13 +25,12 @@ from splitstitch.codecs import output_format
 from splitstitch.encode import EncodedSegment, SegmentTask
 from splitstitch.encode import item_name as encode_item_name
 from splitstitch.errors import SplitstitchError, ToolError, UsageError
-from splitstitch.inputs import SNIFF_BYTES, Limits, check_head, seconds_left
+from splitstitch.inputs import SNIFF_BYTES, Limits, check_head
 from splitstitch.job import Job
 from splitstitch.plan import Fanout
 from splitstitch.settings import Settings
 from splitstitch_cloud import contract, usage
 from splitstitch_cloud.admission import admit, check_decodable
-from splitstitch_cloud.bounds import Bounds, check_cost
 from splitstitch_cloud.jobs import (
     ENDED,
     FAILED,
@@ -43,16 +42,11 @@ from splitstitch_cloud.jobs import (
     read_status,
     write_status,
 )  # fmt: skip
-from splitstitch_cloud.pinning import NO_VERSION, ref_source, source_changed, source_ref
-from splitstitch_cloud.storage import SOURCE_CHANGED, S3Storage, S3Store, SourceChangedError
+from splitstitch_cloud.storage import S3Storage, S3Store
 
 MB_PER_VCPU = 1769  # Lambda: 1,769 MB buys one vCPU, linearly, up to 6
 ENCODE_BUDGET = 0.35  # a segment's estimated encode time may use this share of the encode function's timeout
 T = TypeVar("T")
-
-
-class PrepareTimeout(SplitstitchError):
-    """Reading the upload did not finish within the prepare function's remaining time."""
 
 
 class EncodeTimeout(SplitstitchError):
@@ -69,9 +63,6 @@ class Deployment:
     max_source_bytes: int = 100 * 10**9
     scan_parallel: int = 16
     encode_wave_percent: float = 1.0  # template EncodeWavePercent: see Fanout.wave_share
-    max_frames: int = Limits.max_frames  # template MaxSourceFrames: what a prepare may index
-    max_frame_rate: float = Limits.max_frame_rate  # template MaxFrameRate
-    bounds: Bounds = field(default_factory=Bounds)  # what an upload's settings may ask, and the per-job budget
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Deployment:
@@ -83,28 +74,19 @@ class Deployment:
                    int(env.get("ENCODE_TIMEOUT_S", d.encode_timeout_s)),
                    int(env.get("MAX_SOURCE_BYTES", d.max_source_bytes)),
                    int(env.get("SCAN_PARALLEL", d.scan_parallel)),
-                   float(env.get("ENCODE_WAVE_PERCENT", d.encode_wave_percent)),
-                   int(env.get("MAX_SOURCE_FRAMES", d.max_frames)),
-                   float(env.get("MAX_FRAME_RATE", d.max_frame_rate)), Bounds.from_env(env))  # fmt: skip
-
-    def limits(self) -> Limits:
-        return Limits(max_bytes=self.max_source_bytes, max_frames=self.max_frames, max_frame_rate=self.max_frame_rate)
+                   float(env.get("ENCODE_WAVE_PERCENT", d.encode_wave_percent)))  # fmt: skip
 
     def fanout(self) -> Fanout:
+        vcpus = min(self.encode_memory_mb / MB_PER_VCPU, 6.0)
         return Fanout(
             self.max_concurrency,
             1.0,
             1.0,
             600.0,
-            self.vcpus,
+            vcpus,
             self.encode_timeout_s * ENCODE_BUDGET,
             wave_share=self.encode_wave_percent / 100,
-            max_segments=self.max_concurrency,  # one wave at most, whatever the settings metadata asks
         )
-
-    @property
-    def vcpus(self) -> float:
-        return min(self.encode_memory_mb / MB_PER_VCPU, 6.0)
 
 
 @dataclass(frozen=True)
@@ -129,9 +111,7 @@ class Upload:
 
     @property
     def job(self) -> str:
-        """Named by content (key, ETag, settings): the same bytes uploaded again are the same job (a retry after a
-        failure is its next attempt); the attempt reads the version its own event names."""
-        return contract.job_name(self.key, self.etag, self.settings)
+        return contract.job_name(self.key, self.version or self.etag, self.settings)
 
 
 def described(store: S3Store, upload: Upload, head: dict[str, Any] | None = None) -> Upload:
@@ -139,8 +119,7 @@ def described(store: S3Store, upload: Upload, head: dict[str, Any] | None = None
     the job's identity (S3 events carry no metadata)."""
     head = head if head is not None else store.head(upload.key, upload.version)
     settings = head.get("Metadata", {}).get(contract.SETTINGS_METADATA)
-    return dataclasses.replace(upload, settings=settings, size=int(head["ContentLength"]),
-                               etag=head["ETag"].strip('"'))  # fmt: skip
+    return dataclasses.replace(upload, settings=settings, size=int(head["ContentLength"]))
 
 
 def identified(store: S3Store, upload: Upload) -> Upload:
@@ -151,8 +130,8 @@ def identified(store: S3Store, upload: Upload) -> Upload:
         return upload
 
 
-def job_settings(defaults_json: str | None, settings_json: str | None, bounds: Bounds | None = None) -> Settings:
-    """Template defaults (env DEFAULT_SETTINGS) overridden by the upload's settings metadata, within `bounds`."""
+def job_settings(defaults_json: str | None, settings_json: str | None) -> Settings:
+    """Template defaults (env DEFAULT_SETTINGS) overridden by the upload's settings metadata."""
     try:
         merged = json.loads(defaults_json or "{}") | json.loads(settings_json or "{}")
     except ValueError as exc:
@@ -161,70 +140,36 @@ def job_settings(defaults_json: str | None, settings_json: str | None, bounds: B
     if output != "mp4":
         merged.setdefault("streaming", output)
     settings = Settings.from_dict(merged)
-    (bounds or Bounds()).check_settings(settings)
     return settings
 
 
-def prepare_deadline(remaining_s: float | None) -> float | None:
-    """When the prepare's ffmpeg/ffprobe must have finished (time.monotonic()): the invocation's remaining time
-    less a margin to record the job (its items, status, execution) or its failure."""
-    if remaining_s is None:
-        return None
-    return time.monotonic() + remaining_s - min(max(15.0, 0.1 * remaining_s), 0.5 * remaining_s)
+def source_ref(key: str, version: str | None, size: int) -> dict[str, Any]:
+    return {"key": key, "version": version, "size": size}
 
 
 def plan_job(
-    store: S3Store, upload: Upload, deployment: Deployment, defaults: str | None = None,
-    remaining_s: float | None = None,
-) -> tuple[Job, dict[str, Any]]:  # fmt: skip
+    store: S3Store, upload: Upload, deployment: Deployment, defaults: str | None = None
+) -> tuple[Job, dict[str, Any]]:
     """Probe and plan from ranged reads of the upload (its HEAD made once, by `described`, unless it was already);
     refuses (InputError/UsageError) before reading anything when the upload is empty or over MaxSourceBytes.
-    `defaults`: the template's settings (env DEFAULT_SETTINGS); `remaining_s`: the invocation's time left, which
-    bounds every ffmpeg/ffprobe (PrepareTimeout when one runs out of it)."""
-    try:
-        return _plan_job(store, upload, deployment, defaults, prepare_deadline(remaining_s))
-    except ToolError as exc:
-        if not exc.timed_out:
-            raise
-        raise PrepareTimeout(f"{upload.key}: {exc.argv[0].rsplit('/', 1)[-1]} did not finish within the prepare "
-                             f"function's remaining {remaining_s or 0:.0f} s (stopped; the job is not planned)") from None  # fmt: skip
-
-
-def _plan_job(
-    store: S3Store, upload: Upload, deployment: Deployment, defaults: str | None, deadline: float | None
-) -> tuple[Job, dict[str, Any]]:
-    if upload.version is None:
-        raise UsageError(NO_VERSION)
+    `defaults`: the template's settings (env DEFAULT_SETTINGS)."""
     if upload.size is None:
         upload = described(store, upload)
     assert upload.size is not None
     size = upload.size
-    limits = deployment.limits()
+    limits = Limits(max_bytes=deployment.max_source_bytes)
     check_head(upload.key, size, b"", limits)  # size only: nothing has been read yet
-    settings = job_settings(defaults if defaults is not None else os.environ.get("DEFAULT_SETTINGS"), upload.settings,
-                            deployment.bounds)  # fmt: skip
+    settings = job_settings(defaults if defaults is not None else os.environ.get("DEFAULT_SETTINGS"), upload.settings)
     fmt = output_format(settings.codec, Path("output.mp4"))
-    first_bytes = store.get(upload.key, 0, min(SNIFF_BYTES, size), upload.version, upload.etag)
-    source = store.source(upload.key, upload.version, size, upload.etag)
+    first_bytes = store.get(upload.key, 0, min(SNIFF_BYTES, size), upload.version)
+    source = store.source(upload.key, upload.version, size)
     with tempfile.TemporaryDirectory() as tmp:  # used only to rebuild a source whose timestamps restart
         job = stages.prepare(upload.job, source, settings, fmt, deployment.fanout(), store=S3Storage(store, upload.job),
-                             work=Path(tmp), limits=limits, head=first_bytes, scan_parallel=deployment.scan_parallel,
-                             deadline=deadline)  # fmt: skip
-    if job.rebuilt:  # timestamps restarted: the encoders read the copy rebuilt on one timeline (the copy's probe)
-        copy = contract.work_key(job.id, job.rebuilt)
-        demuxer = COPY_DEMUXERS.get(PurePosixPath(copy).suffix, job.info.format_name)  # the copy's own container
-        ref = source_ref(copy, None, job.info.size, store.head(copy)["ETag"].strip('"'), demuxer)
-    else:
-        ref = source_ref(upload.key, upload.version, size, upload.etag, job.info.format_name)
-    check_decodable(ref_source(store, ref), job.info, seconds_left(deadline, 120.0))
-    check_cost(job, deployment.bounds, deployment.encode_memory_mb, deployment.vcpus, usage.arch())
-    return job, ref
-
-
-# A rebuilt copy's container (timeline.REMUX, DECODED_COPY), as ffprobe names its demuxer: a raw stream's copy is
-# QuickTime although the job still reports the source's own format.
-COPY_DEMUXERS = {".mkv": "matroska,webm", ".mp4": "mov,mp4,m4a,3gp,3g2,mj2", ".mov": "mov,mp4,m4a,3gp,3g2,mj2",
-                 ".ts": "mpegts"}  # fmt: skip
+                             work=Path(tmp), limits=limits, head=first_bytes, scan_parallel=deployment.scan_parallel)  # fmt: skip
+    check_decodable(source, job.info)
+    if job.rebuilt:  # timestamps restarted: the encoders read the copy rebuilt on one timeline
+        return job, source_ref(contract.work_key(job.id, job.rebuilt), None, job.info.size)  # the copy's probe
+    return job, source_ref(upload.key, upload.version, size)
 
 
 def output_key_of(job: Job, source_key: str) -> str:
@@ -240,7 +185,7 @@ def map_item(job: Job, bucket: str, ref: dict[str, Any], task: SegmentTask) -> d
 
 
 def prepare(store: S3Store, sfn: Any, upload: Upload, state_machine_arn: str, deployment: Deployment,
-            memory_mb: int, remaining_s: float | None = None) -> Started:  # fmt: skip
+            memory_mb: int) -> Started:  # fmt: skip
     """Write the job, its Map items and its status; start the execution. The status is written before the
     execution starts and marked running after, so a retry of this invocation (StartExecution failed) carries
     on where it stopped. A refused upload is a failed job with its one-line reason."""
@@ -258,7 +203,7 @@ def prepare(store: S3Store, sfn: Any, upload: Upload, state_machine_arn: str, de
     write_status(store, job_id, STARTING, stage="prepare", source_key=upload.key, sequencer=upload.sequencer,
                  attempt=admission.attempt, **fresh)  # fmt: skip
     try:
-        job, ref = plan_job(store, upload, deployment, remaining_s=remaining_s)
+        job, ref = plan_job(store, upload, deployment)
     except SplitstitchError as exc:
         write_status(store, job_id, FAILED, stage="prepare", reason=str(exc))
         return Started(job_id, "failed", reason=str(exc), attempt=admission.attempt)
@@ -287,19 +232,15 @@ def encode_budget(remaining_s: float | None) -> float:
 
 
 def _attempt(storage: S3Storage, item: str, function: str, memory_mb: int, remaining_s: float | None,
-             work: Callable[[float], T], ref: dict[str, Any]) -> T:  # fmt: skip
-    """Run one item's work within the time left; record its usage, and on failure its one-line reason (the
-    source `ref` changed, when it did)."""
+             work: Callable[[float], T]) -> T:  # fmt: skip
+    """Run one item's work within the time left; record its usage, and on failure its one-line reason."""
     began, init_s = time.perf_counter(), usage.init_seconds()
     budget = encode_budget(remaining_s)
     try:
         result = work(budget)
     except Exception as exc:
         error: Exception = exc
-        changed = source_changed(storage.store, ref) if isinstance(exc, ToolError) else None
-        if changed:  # ffmpeg failed because the bytes are not those planned (412 to If-Match, 404 on a version)
-            error = SourceChangedError(f"{function} {item}: {SOURCE_CHANGED} ({changed})")
-        elif isinstance(exc, ToolError) and exc.timed_out:
+        if isinstance(exc, ToolError) and exc.timed_out:
             error = EncodeTimeout(f"{function} {item}: not finished within {budget:.0f} s of the function's "
                                   f"{remaining_s or 0:.0f} s (the plan keeps estimates under {ENCODE_BUDGET:.0%} of it)")  # fmt: skip
         storage.put_bytes(
@@ -318,22 +259,21 @@ def _attempt(storage: S3Storage, item: str, function: str, memory_mb: int, remai
 def encode_segment(store: S3Store, item: dict[str, Any], tmp: Path, memory_mb: int,
                    remaining_s: float | None = None) -> EncodedSegment:  # fmt: skip
     """One Map item: the segment's range read from the upload by a presigned URL, encoded and stored."""
-    task = SegmentTask.from_dict(item["task"])
+    ref, task = item["source"], SegmentTask.from_dict(item["task"])
     storage = S3Storage(store, item["job"])
-    source = ref_source(store, item["source"])
+    source = store.source(ref["key"], ref.get("version"), ref["size"])
     return _attempt(storage, encode_item_name(task), "encode_segment", memory_mb, remaining_s,
-                    lambda budget: stages.encode_segment(task, source, storage, tmp, timeout=budget),
-                    item["source"])  # fmt: skip
+                    lambda budget: stages.encode_segment(task, source, storage, tmp, timeout=budget))  # fmt: skip
 
 
 def encode_audio(store: S3Store, item: dict[str, Any], tmp: Path, memory_mb: int,
                  remaining_s: float | None = None) -> AudioResult:  # fmt: skip
-    plan = AudioPlan.from_dict(item["audio"])
+    ref, plan = item["source"], AudioPlan.from_dict(item["audio"])
     assert plan is not None
     storage = S3Storage(store, item["job"])
-    source = ref_source(store, item["source"])
+    source = store.source(ref["key"], ref.get("version"), ref["size"])
     return _attempt(storage, audio_item_name(plan), "encode_audio", memory_mb, remaining_s,
-                    lambda budget: stages.encode_audio(plan, source, storage, tmp), item["source"])  # fmt: skip
+                    lambda budget: stages.encode_audio(plan, source, storage, tmp))  # fmt: skip
 
 
 def record_failure(store: S3Store, job: str, error: dict[str, Any] | None) -> dict[str, Any]:

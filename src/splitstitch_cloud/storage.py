@@ -25,18 +25,11 @@ from botocore.config import Config
 
 from splitstitch import fmp4
 from splitstitch.encode import EncodedSegment
-from splitstitch.errors import SegmentMismatchError, SplitstitchError
+from splitstitch.errors import SegmentMismatchError
 from splitstitch.source import MediaSource
 from splitstitch_cloud import contract
 
 log = logging.getLogger(__name__)
-
-SOURCE_CHANGED = "the source changed during the job"
-
-
-class SourceChangedError(SplitstitchError):
-    """The upload a job was planned from is not what S3 holds now (ETag or size differ). Not retried."""
-
 
 SINGLE_PUT_BYTES = 5 << 30  # S3's limit for one PUT (and for one CopyObject)
 PRESIGN_SECONDS = 3600  # an encoder reads its range within minutes; the finish reads nothing by URL
@@ -85,20 +78,11 @@ class S3Store:
         body = json.dumps(data, separators=(",", ":")).encode()
         self.s3.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType="application/json")
 
-    def get(self, key: str, offset: int = 0, size: int | None = None, version: str | None = None,
-            etag: str | None = None) -> bytes:  # fmt: skip
-        """`etag`: If-Match (a source's read; SourceChangedError when S3 answers 412)."""
+    def get(self, key: str, offset: int = 0, size: int | None = None, version: str | None = None) -> bytes:
         extra: dict[str, str] = {"VersionId": version} if version else {}
         if offset or size is not None:
             extra["Range"] = f"bytes={offset}-{'' if size is None else offset + size - 1}"
-        if etag:
-            extra["IfMatch"] = f'"{etag}"'
-        try:
-            return self.s3.get_object(Bucket=self.bucket, Key=key, **extra)["Body"].read()
-        except self.s3.exceptions.ClientError as exc:
-            if etag and exc.response.get("Error", {}).get("Code") in ("PreconditionFailed", "412"):
-                raise SourceChangedError(f"{key}: {SOURCE_CHANGED} (its ETag is no longer {etag})") from None
-            raise
+        return self.s3.get_object(Bucket=self.bucket, Key=key, **extra)["Body"].read()
 
     def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
         self.s3.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType=content_type)
@@ -134,14 +118,11 @@ class S3Store:
             self.s3.delete_objects(Bucket=self.bucket, Delete={"Objects": chunk, "Quiet": True})
         return len(keys)
 
-    def source(self, key: str, version: str | None, size: int, etag: str | None = None,
-               demuxer: str | None = None) -> MediaSource:  # fmt: skip
-        """A presigned GET of an upload, as ffmpeg's input (generated here, never taken from a user): the
-        version signed into the URL, the ETag sent as If-Match (S3 answers 412 if the bytes are not those)."""
+    def source(self, key: str, version: str | None, size: int) -> MediaSource:
+        """A presigned GET of an upload, as ffmpeg's input (generated here, never taken from a user)."""
         params = {"Bucket": self.bucket, "Key": key} | ({"VersionId": version} if version else {})
         url = self.s3.generate_presigned_url("get_object", Params=params, ExpiresIn=PRESIGN_SECONDS)
-        headers = (("If-Match", f'"{etag}"'),) if etag else ()
-        return MediaSource.remote(url, key, size, headers, demuxer)
+        return MediaSource.remote(url, key, size)
 
 
 @dataclass

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -59,11 +59,10 @@ class RangeLog:
         original = S3Store.source
         log = self
 
-        def source(store: S3Store, key: str, version: str | None, size: int, etag: str | None = None,
-                   demuxer: str | None = None) -> MediaSource:  # fmt: skip
-            made = original(store, key, version, size, etag, demuxer)
+        def source(store: S3Store, key: str, version: str | None, size: int) -> MediaSource:
+            made = original(store, key, version, size)
             who = getattr(log.local, "requester", "client")
-            return replace(made, url=f"{made.url}&{TAG}={who}")
+            return MediaSource.remote(f"{made.url}&{TAG}={who}", made.name, made.size)
 
         monkeypatch.setattr(S3Store, "source", source)
 

@@ -52,16 +52,10 @@ def context(stack: Stack, logical: str) -> LocalContext:
     return LocalContext(spec.name, spec.memory_mb, spec.timeout_s, REGION, ACCOUNT)
 
 
-# What Lambda answers for a runtime that was killed (the errorType and errorMessage it reports)
-KILLED = {"Runtime.ExitError": "RequestId: 0f1e Error: Runtime exited with error: signal: killed",
-          "Runtime.OutOfMemory": "RequestId: 0f1e Error: Runtime exited with error: signal: killed"}  # fmt: skip
-
-
 @dataclass
 class Faults:
     """Invocations answered by an error instead of the handler: (logical id, segment index) -> times left.
-    `kind` "ToolError" is a failed ffmpeg; "Runtime.ExitError" a runtime killed (out of memory); "hang" blocks
-    until the stack is torn down (a job that never ends)."""
+    `kind` "ToolError" is a failed ffmpeg; "hang" blocks until the stack is torn down (a job that never ends)."""
 
     left: dict[tuple[str, int], int] = field(default_factory=dict)
     kind: dict[tuple[str, int], str] = field(default_factory=dict)
@@ -81,8 +75,7 @@ class Faults:
         if self.kind[key] == "hang":
             self.release.wait()
             return json.dumps({"errorType": "Hung", "errorMessage": "released at teardown"}), True, ""
-        message = KILLED.get(self.kind[key], "ffmpeg exit 1: injected fault" if self.kind[key] == "ToolError"
-                             else "injected fault")  # fmt: skip
+        message = "ffmpeg exit 1: injected fault" if self.kind[key] == "ToolError" else "injected fault"
         return json.dumps({"errorType": self.kind[key], "errorMessage": message}), True, "injected"
 
 

@@ -24,21 +24,19 @@ def event(name: str, **replace: str) -> dict:
     return json.loads(text)
 
 
-def upload(stack: Stack, path: Path, key: str, settings: str = TEST_SETTINGS) -> tuple[str, str]:
-    """Put an upload (the S3 notification runs the prepare handler); returns its ETag and versionId as S3
-    events carry them."""
+def upload(stack: Stack, path: Path, key: str, settings: str = TEST_SETTINGS) -> str:
+    """Put an upload (the S3 notification runs the prepare handler); returns its ETag as S3 events carry it."""
     stack.s3.put_object(
         Bucket=stack.bucket, Key=key, Body=path.read_bytes(), Metadata={contract.SETTINGS_METADATA: settings}
     )
     stack.settle()  # the notification is an asynchronous invocation
-    head = stack.s3.head_object(Bucket=stack.bucket, Key=key)
-    return head["ETag"].strip('"'), head["VersionId"]
+    return stack.s3.head_object(Bucket=stack.bucket, Key=key)["ETag"].strip('"')
 
 
 def test_prepare_encode_finish_handlers(stack: Stack, samples, lambda_context: FakeContext) -> None:
     clip = samples("cfr")
-    etag, version = upload(stack, clip, "uploads/holiday clip.mp4")  # the notification already ran prepare once
-    s3_event = event("prepare.json", **{"splitstitch-media-123456789012": stack.bucket, "VERSION": version,
+    etag = upload(stack, clip, "uploads/holiday clip.mp4")  # the notification already ran prepare once
+    s3_event = event("prepare.json", **{"splitstitch-media-123456789012": stack.bucket,
                                         "uploads/movie.mp4": "uploads/holiday+clip.mp4", "ETAG": etag})  # fmt: skip
     result = handler(stack, "PrepareFunction")(s3_event, lambda_context)
     job = result["jobs"][0]["job"]
@@ -96,8 +94,8 @@ def test_record_failure_writes_one_line_reason(stack: Stack, lambda_context: Fak
 @pytest.mark.parametrize("settings", ['{"codec": "mpeg2"}', '{"crf": 99}', "not json", '{"verify": "maybe"}'])
 def test_bad_settings_fail_the_job_with_one_line(stack: Stack, samples, settings: str, lambda_context) -> None:
     stack.s3.put_bucket_notification_configuration(Bucket=stack.bucket, NotificationConfiguration={})
-    etag, version = upload(stack, samples("cfr"), "uploads/x.mp4", settings)  # metadata present before the event
-    s3_event = event("prepare.json", **{"splitstitch-media-123456789012": stack.bucket, "VERSION": version,
+    etag = upload(stack, samples("cfr"), "uploads/x.mp4", settings)  # metadata present before the event
+    s3_event = event("prepare.json", **{"splitstitch-media-123456789012": stack.bucket,
                                         "uploads/movie.mp4": "uploads/x.mp4", "ETAG": etag})  # fmt: skip
     assert handler(stack, "PrepareFunction")(s3_event, lambda_context)["jobs"][0]["state"] == "failed"
     (key,) = stack.keys("jobs/")
@@ -116,7 +114,7 @@ def test_stream_copied_cuts_and_chaptered_sources_finish_in_the_cloud(stack: Sta
     preset has B-frames, so the encoder's constant decode steps do not end where the held frame does."""
     settings = json.dumps({"segment_seconds": 1, "preset": "veryfast", "format": fmt})
     key = f"uploads/{kind}.mp4"
-    etag, _ = upload(stack, samples(kind), key, settings)
+    etag = upload(stack, samples(kind), key, settings)
     job = contract.job_name(key, etag, settings)
     items = stack.json(contract.items_key(job))
     for item in items:
@@ -139,7 +137,7 @@ def test_a_raw_elementary_stream_is_decoded_once_and_transcoded(stack: Stack, tm
     subprocess.run([binaries().ffmpeg, "-nostdin", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=160x120:rate=25",
                     "-t", "3", "-c:v", "mpeg1video", "-bf", "2", "-g", "12", "-f", "mpeg1video", str(raw)],
                    check=True, timeout=60)  # fmt: skip
-    job = contract.job_name("uploads/logo.m1v", upload(stack, raw, "uploads/logo.m1v")[0], TEST_SETTINGS)
+    job = contract.job_name("uploads/logo.m1v", upload(stack, raw, "uploads/logo.m1v"), TEST_SETTINGS)
     assert stack.json(contract.status_key(job))["state"] == "running"
     items = stack.json(contract.items_key(job))
     assert items[0]["source"]["key"] != "uploads/logo.m1v"  # the encoders read the decoded copy

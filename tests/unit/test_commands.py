@@ -252,36 +252,3 @@ def test_decode_check_args() -> None:
     assert decode_args(Path("/o/a.mp4"), ("0:a",)) == [
         "-protocol_whitelist", "file", "-i", "file:/o/a.mp4", "-map", "0:a", "-f", "null", "-",
     ]  # fmt: skip
-
-
-MP4_DEMUXER = "mov,mp4,m4a,3gp,3g2,mj2"
-
-
-def test_a_pinned_source_is_read_by_its_probed_demuxer_only() -> None:
-    """Issue 16 item 2: once probed, every read names the demuxer (-f) and admits no other (-format_whitelist)."""
-    pinned = LOCAL.pinned(MP4_DEMUXER)
-    assert pinned.input_args() == ["-f", "mov", "-format_whitelist", MP4_DEMUXER, "-protocol_whitelist", "file", "-i",
-                                   "file:/in/s.mp4"]  # fmt: skip
-    assert encode_args(task(), pinned, Path("/w/e.mp4")) == [
-        "-f", "mov", "-copyts", "-format_whitelist", MP4_DEMUXER, "-noaccurate_seek", "-noautorotate",
-        "-protocol_whitelist", "file", "-ss", "0.999000", "-threads", "1", "-i", "file:/in/s.mp4", *H264_OUTPUT,
-    ]  # fmt: skip
-    assert scan_args(pinned) == [*PACKETS, "-f", "mov", "-format_whitelist", MP4_DEMUXER, "-protocol_whitelist",
-                                 "file", "-i", "file:/in/s.mp4"]  # fmt: skip
-
-
-def test_a_pinned_remote_source_names_its_etag_and_demuxer() -> None:
-    """A presigned GET with If-Match (S3 answers 412 to other bytes) and the probed demuxer."""
-    remote = MediaSource.remote(SIGNED, "k.mkv", 1000, (("If-Match", '"abc"'),), "matroska,webm")
-    assert remote.input_args() == [
-        "-f", "matroska", "-format_whitelist", "matroska,webm", "-protocol_whitelist", "https,tls,tcp",
-        "-request_size", "4194304", "-initial_request_size", "65536", "-tls_verify", "1", "-ca_file", "/ca.pem",
-        "-headers", 'If-Match: "abc"\r\n', "-i", SIGNED,
-    ]  # fmt: skip
-    assert remote.pinned("mpegts").demuxer == "mpegts" and remote.pinned("mpegts").headers == remote.headers
-
-
-@pytest.mark.parametrize("name", ["", "hls -i x", "mov;x", "a,,b", "concat:a|b"])
-def test_only_a_demuxer_name_pins_a_source(name: str) -> None:
-    with pytest.raises(ValueError, match="not a demuxer name"):
-        LOCAL.pinned(name)

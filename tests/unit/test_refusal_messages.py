@@ -47,7 +47,7 @@ def test_a_refused_format_is_named_for_what_it_is(fmt: str, what: str) -> None:
 
 
 def _failing_probe(error: ToolError):
-    def probe(source: object, **_: object) -> None:
+    def probe(source: object) -> None:
         raise error
 
     return probe

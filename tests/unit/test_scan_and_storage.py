@@ -8,10 +8,9 @@ from pathlib import Path
 import pytest
 
 from splitstitch import scan
-from splitstitch.errors import InputError
 from splitstitch.ffmpeg import Completed
 from splitstitch.frames import PacketRow
-from splitstitch.scan import PacketLimit, ScanGapError, intervals, merge, scan_packets
+from splitstitch.scan import ScanGapError, intervals, merge, scan_packets
 from splitstitch.source import MediaSource
 from splitstitch.storage import LocalStorage, get_json, put_json
 
@@ -56,32 +55,18 @@ def test_scan_packets_runs_one_ffprobe_per_interval_and_merges(monkeypatch: pyte
     source = MediaSource.remote("http://127.0.0.1:9/in.mp4", "in.mp4", 10**6)
     calls: list[list[str]] = []
 
-    def fake(args: list[str], on_line, timeout: float) -> Completed:
+    def fake(args: list[str], timeout: float) -> Completed:
         calls.append(args)
         start = 0 if "-read_intervals" not in args or args[1].startswith("%") else 1
-        for p in (start, start + 1):
-            on_line(f"stream_index=0|pts={p}|duration=1|flags=__|pos={100 * p}|size=100\n")
-        return Completed(args, "", f"warning {start}")
+        lines = [f"stream_index=0|pts={p}|duration=1|flags=__|pos={100 * p}|size=100" for p in (start, start + 1)]
+        return Completed(args, "\n".join(lines), f"warning {start}")
 
-    monkeypatch.setattr(scan, "run_ffprobe_lines", fake)
+    monkeypatch.setattr(scan, "run_ffprobe", fake)
     rows, errors = scan_packets(source, [0, 1], 60.0, parallel=2, duration=60.0)
     assert sorted(a[1] for a in calls) == ["%35.000", "30.000%"]
     assert rows == {0: [PacketRow("0", "1", "__", "0", "100"), PacketRow("1", "1", "__", "100", "100"),
                         PacketRow("2", "1", "__", "200", "100")], 1: []}  # fmt: skip
     assert errors == "warning 0\nwarning 1"
-
-
-def test_the_scan_stops_at_the_frame_limit(samples) -> None:
-    """Issue 16 item 4: ffprobe's packets are parsed as they come and every scan stops past the limit (a source
-    of millions of tiny frames never reaches memory whole)."""
-    source = MediaSource.local(samples("cfr")).pinned("mov,mp4,m4a,3gp,3g2,mj2")
-    limit = PacketLimit(video_index=0, frames=20, packets=10**6)
-    with pytest.raises(InputError, match="has more than 20 video frames, over the limit"):
-        scan_packets(source, [0, 1], 60.0, limit=limit)
-    assert limit.seen_frames == 21  # stopped at the packet past the limit: the 120 frames were not all read
-    everything = PacketLimit(video_index=0, frames=10**6, packets=30)
-    with pytest.raises(InputError, match="has more than 30 packets"):
-        scan_packets(source, [0, 1], 60.0, limit=everything)
 
 
 # ------------------------------------------------------------------------------------------------ storage

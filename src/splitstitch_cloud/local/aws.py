@@ -6,8 +6,7 @@
   moto turned it into a ValueError ("Custom Error Names MUST NOT begin with the prefix 'States.'").
 - S3 -> Lambda notifications are asynchronous invocations, delivered after the PUT has completed (moto called the
   function inside the PUT, before the object's metadata was attached), with a `sequencer`, retried on error
-  (MaximumRetryAttempts, default 2) and then sent to the function's on-failure destination (an SQS queue, or
-  a function invoked with Lambda's failure record) and its dead-letter queue (the event itself).
+  (MaximumRetryAttempts, default 2) and then sent to the function's on-failure destination (an SQS queue).
 - StopExecution ends the execution ABORTED at once (moto waited for the running states to return).
 - The ASL interpreter's AWS clients are made once per service and region, not once per task (speed only).
 - EventBridge rules on "Step Functions Execution Status Change" invoke their Lambda targets: see eventbridge.py.
@@ -199,14 +198,7 @@ class AsyncInvoker:
             target = config.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
             if errored and target:
                 arn = f"arn:aws:lambda:::function:{function_name}"
-                record = failure_record(arn, event, payload, retries + 1)
-                if ":function:" in target:  # a Lambda destination: invoked asynchronously with the record
-                    self.submit(target.rsplit(":function:", 1)[1].split(":")[0], record)
-                else:
-                    self.send_to_queue(target, json.dumps(record))
-            dead_letters = config.get("DeadLetterQueue", {}).get("TargetArn")
-            if errored and dead_letters:  # the function's DLQ gets the event itself
-                self.send_to_queue(dead_letters, json.dumps(event))
+                self.send_to_queue(target, json.dumps(failure_record(arn, event, payload, retries + 1)))
         except Exception:  # a bug here must not hang `settle`
             log.exception("asynchronous invocation of %s", function_name)
         finally:

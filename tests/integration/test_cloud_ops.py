@@ -143,7 +143,9 @@ def test_roles_reach_only_their_prefixes(make_stack) -> None:
     assert allowed(prepare, "s3:ListBucket", f"arn:aws:s3:::{stack.bucket}", prefix="work/j/")
     for denied in ("outputs/a.mp4", "work/j/x.json"):
         assert not allowed(prepare, "s3:GetObject", obj.format(denied)), denied
-    assert not allowed(prepare, "s3:ListBucket", f"arn:aws:s3:::{stack.bucket}", prefix="uploads/")
+    # unconditioned: reading jobs/<job>.json before it exists answers 404 only with ListBucket on the bucket
+    # (403 otherwise); tests/integration/test_least_privilege.py finds the request that needs it
+    assert allowed(prepare, "s3:ListBucket", f"arn:aws:s3:::{stack.bucket}")
     machine = policy_statements(stack, "TranscodeStateMachine")
     assert allowed(machine, "s3:GetObject", obj.format("work/j/items.json"))
     assert not allowed(machine, "s3:GetObject", obj.format("uploads/a.mp4"))
@@ -298,6 +300,8 @@ def test_status_watch_right_after_a_reupload_waits_for_the_new_attempt(make_stac
     assert stack.wait(job)["status"] == "FAILED"
     assert stack.json(contract.status_key(job))["state"] == "failed"
     argv = ["--bucket", stack.bucket, "--endpoint-url", stack.endpoint]
+    time.sleep(1.1)  # S3's LastModified has one-second resolution: a re-upload in the second of the failure is
+    # indistinguishable from before it by time (a known limit of `follow`'s staleness test)
     stack.s3.put_object(Bucket=stack.bucket, Key="uploads/again.mp4", Body=samples("cfr").read_bytes())  # no settle
     capsys.readouterr()
     assert main(["cloud", "status", "--key", "uploads/again.mp4", "--watch", "--timeout", "60", *argv]) == 0

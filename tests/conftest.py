@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -23,3 +24,29 @@ def samples(tmp_path_factory: pytest.TempPathFactory):
         return made[kind]
 
     return get
+
+
+_BINARY_ENV_AT_START = {
+    k: os.environ.get(k) for k in ("SPLITSTITCH_FFMPEG", "SPLITSTITCH_FFPROBE", "SPLITSTITCH_AV1_DECODER")
+}
+
+
+@pytest.fixture(autouse=True)
+def _binaries_as_at_start():
+    """A test that points SPLITSTITCH_FFMPEG at another build must not leak it: a local stack started inside
+    such a test restores the environment it saw (the override included) at its teardown, after the test's own
+    undo. Put the variables back as the session found them, and forget the resolved binaries."""
+    yield
+    from splitstitch.binaries import binaries, decoder_ffmpeg
+
+    changed = False
+    for key, value in _BINARY_ENV_AT_START.items():
+        if os.environ.get(key) != value:
+            changed = True
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    if changed:
+        binaries.cache_clear()
+        decoder_ffmpeg.cache_clear()
